@@ -1,0 +1,2 @@
+/* backup.c: (being written) */
+#include <stddef.h>

@@ -1,0 +1,4 @@
+/* config.h */
+#ifndef CW_CONFIG_H
+#define CW_CONFIG_H
+#endif

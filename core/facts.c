@@ -1,0 +1,2 @@
+/* facts.c: (being written) */
+#include <stddef.h>

@@ -1,0 +1,2 @@
+/* journal.c: (being written) */
+#include <stddef.h>

@@ -1,0 +1,2 @@
+/* plan.c: (being written) */
+#include <stddef.h>

@@ -1,0 +1,4 @@
+/* plan.h */
+#ifndef CW_PLAN_H
+#define CW_PLAN_H
+#endif

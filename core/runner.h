@@ -1,0 +1,48 @@
+/* runner.h: run one command on a transport with a timeout, streaming its output, cancellable;
+ * blocking helpers on top for code that just wants the result. */
+#ifndef CW_RUNNER_H
+#define CW_RUNNER_H
+
+#include "transport.h"
+
+struct runner_opts {
+	int timeout_s;   /* 0: no timeout */
+	output_fn out;   /* may be NULL */
+	void *ctx;
+};
+
+struct runner_job;
+
+cw_status runner_start(struct transport *t, char *const *argv, const struct runner_opts *o,
+		       struct runner_job **out, struct cw_error *err);
+/* pollfds to wait on for this job (at most max); returns how many. */
+int runner_pollfds(struct runner_job *job, struct pollfd *fds, int max);
+/* Non-blocking: pump output, enforce the timeout. Returns true once the job has ended. */
+bool runner_step(struct runner_job *job);
+/* Request the job to end (SIGTERM, then SIGKILL after a grace period). Safe to call from another
+ * thread than the one stepping the job. */
+void runner_cancel(struct runner_job *job);
+/* Collect the result and free the job. CW_OK when the command ran to its end (whatever its
+ * exit code); CW_ETIMEOUT / CW_ECANCEL / CW_EIO otherwise. */
+cw_status runner_finish(struct runner_job *job, struct proc_result *res, struct cw_error *err);
+
+/* Wait on several jobs at once (one poll for all); steps each. timeout_ms as for poll(2).
+ * Returns the number of jobs that have ended. */
+size_t runner_poll_many(struct runner_job **jobs, size_t n, int timeout_ms);
+
+/* Blocking: run to the end. */
+cw_status runner_run(struct transport *t, char *const *argv, const struct runner_opts *o,
+		     struct proc_result *res, struct cw_error *err);
+/* Blocking: run and capture stdout and stderr (each at most max bytes, the rest dropped).
+ * out/errout may be NULL; strings are heap-owned by the caller. */
+cw_status runner_capture(struct transport *t, char *const *argv, int timeout_s, size_t max,
+			 char **out, char **errout, struct proc_result *res, struct cw_error *err);
+
+/* Files on the transport's host: local reads directly, remote runs `cat -- PATH`. */
+cw_status transport_read_file(struct transport *t, const char *path, size_t max, char **data,
+			      size_t *len, struct cw_error *err);
+/* local: lstat; remote: `test -e PATH`. */
+cw_status transport_path_exists(struct transport *t, const char *path, bool *exists,
+				struct cw_error *err);
+
+#endif

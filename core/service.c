@@ -1,0 +1,2 @@
+/* service.c: (being written) */
+#include <stddef.h>

@@ -1,0 +1,2 @@
+/* shquote.c: (being written) */
+#include <stddef.h>

@@ -1,0 +1,2 @@
+/* transport_local.c: (being written) */
+#include <stddef.h>

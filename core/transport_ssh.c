@@ -1,0 +1,2 @@
+/* transport_ssh.c: (being written) */
+#include <stddef.h>

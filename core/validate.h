@@ -1,0 +1,4 @@
+/* validate.h */
+#ifndef CW_VALIDATE_H
+#define CW_VALIDATE_H
+#endif

@@ -1,0 +1,2 @@
+/* vars.c: (being written) */
+#include <stddef.h>

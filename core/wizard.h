@@ -1,0 +1,4 @@
+/* wizard.h */
+#ifndef CW_WIZARD_H
+#define CW_WIZARD_H
+#endif

@@ -1,0 +1,2 @@
+/* x509.c: (being written) */
+#include <stddef.h>

@@ -1,0 +1,55 @@
+/* x509.h: what certwiz needs to know about certificates, requests, keys and CRLs (OpenSSL 3).
+ * Private keys are read only to compare them with a certificate; their contents are never
+ * copied into any string this module returns. */
+#ifndef CW_X509_H
+#define CW_X509_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "error.h"
+
+struct x509_info {
+	char *subject_cn;      /* heap */
+	char *issuer_cn;       /* heap */
+	char **san_dns;        /* strv of DNS subjectAltNames (may be NULL) */
+	time_t not_before, not_after;
+	char fingerprint[96];  /* SHA-256 of the DER, "AB:CD:..." upper-case hex */
+	char pubkey_sha256[65];/* SHA-256 of the DER SubjectPublicKeyInfo, lower-case hex */
+	char serial[80];       /* hex */
+	bool is_ca;
+};
+void x509_info_done(struct x509_info *info);
+
+/* The first certificate in a PEM buffer. */
+cw_status x509_parse_cert(const char *pem, size_t len, struct x509_info *out, struct cw_error *err);
+cw_status x509_load_cert(const char *path, struct x509_info *out, struct cw_error *err);
+/* A certificate signing request: subject_cn, san_dns, pubkey_sha256 are filled. */
+cw_status x509_parse_csr(const char *pem, size_t len, struct x509_info *out, struct cw_error *err);
+/* SHA-256 of the public key in a PEM private key (the key itself is not kept). */
+cw_status x509_key_pubkey_sha256(const char *pem, size_t len, char out[65], struct cw_error *err);
+
+/* Verify the first certificate of cert_pem against the CA bundle (every certificate in
+ * ca_pem is trusted; two-tier CAs work) and, when crl_pem is non-NULL, the CRLs in it
+ * (all CRLs in the chain must be present then). CW_OK, or CW_EVERIFY with OpenSSL's reason. */
+cw_status x509_verify(const char *cert_pem, size_t cert_len, const char *ca_pem, size_t ca_len,
+		      const char *crl_pem, size_t crl_len, struct cw_error *err);
+
+/* Does the private key belong to the certificate? */
+cw_status x509_key_matches(const char *cert_pem, size_t cert_len, const char *key_pem,
+			   size_t key_len, bool *match, struct cw_error *err);
+
+/* CRL: issuer and next update. */
+cw_status x509_parse_crl(const char *pem, size_t len, char **issuer_cn, time_t *next_update,
+			 struct cw_error *err);
+
+/* Connect to address:port (TLS, no verification), return the PEM of the certificate the
+ * server presents. sni may be NULL. Gives up after timeout_ms. */
+cw_status x509_fetch_tls(const char *address, int port, const char *sni, int timeout_ms,
+			 char **pem, struct cw_error *err);
+
+/* True when the text holds a PEM private key marker (used to keep keys out of logs). */
+bool x509_text_has_private_key(const char *text, size_t len);
+
+#endif
