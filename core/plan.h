@@ -1,4 +1,101 @@
-/* plan.h */
+/* plan.h: a procedure expanded with the facts and the chosen hosts into concrete steps.
+ * Every variable is resolved and every name and path validated here, before anything runs. */
 #ifndef CW_PLAN_H
 #define CW_PLAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "error.h"
+#include "facts.h"
+#include "util.h"
+#include "vars.h"
+
+struct plan_host {
+	char *name;        /* certname of the host */
+	char *role;        /* ca | agent | puppetdb | console */
+	bool local;        /* certwiz runs here */
+	char *address, *user, *identity, *os, *tmpdir;
+	int port;
+	bool sudo;
+	struct vars vars;  /* that host's facts: certname, ssldir, cadir, dns_alt_names, ... */
+};
+
+struct plan_check {
+	enum check_kind kind;
+	size_t host;       /* index of the host that holds path */
+	char *path;
+	char *ca, *crl, *cn, *key;
+	char **san;        /* strv */
+	char *other;       /* same/csr: file on other_host */
+	size_t other_host;
+	bool changed, is_ca;
+	char *address;
+	int port;
+	char **argv;       /* command */
+};
+
+struct plan_step {
+	size_t index;          /* 0-based position in the plan */
+	size_t phase;
+	char *id;              /* template id, "@host" appended for per-agent steps */
+	char *tmpl_id;
+	char *title, *explain, *undo;
+	size_t host;           /* where it runs */
+	char *target;          /* the agent a per-agent step is about (NULL otherwise) */
+	enum step_kind kind;
+	char **argv;           /* STEP_RUN */
+	char *manual;          /* STEP_MANUAL: instructions */
+	char *service_action;  /* STEP_SERVICE: "stop" | "start" */
+	char **services;       /* STEP_SERVICE: names in the order to act on */
+	char **backup_paths;   /* STEP_BACKUP */
+	bool destructive;
+	char *confirm;         /* destructive: the word the operator types (a certname) */
+	int *ok_exit; size_t nok;
+	int timeout_s;
+	struct plan_check *require; size_t nrequire;
+	struct plan_check *verify; size_t nverify;
+};
+
+struct plan_phase {
+	char *id, *title, *explain;
+	size_t first, count;   /* steps[first .. first+count) */
+};
+
+struct plan {
+	char *procedure, *procedure_title, *seed;
+	char *profile, *profile_title, *flavour;
+	enum dialect dialect;
+	struct plan_host *hosts; size_t nhosts;  /* hosts[0] is the CA / primary server */
+	struct plan_phase *phases; size_t nphases;
+	struct plan_step *steps; size_t nsteps;
+	char **warnings;   /* the operator should read these */
+	char **blockers;   /* these stop `run` until fixed (each says how) */
+};
+
+struct plan_input {
+	const struct procedure *proc;
+	const struct profile *profile;
+	const struct facts *facts;   /* of this host, the CA / primary server */
+	const struct site *site;     /* hosts and their settings, options, variable overrides */
+	const char *certname;        /* NULL: facts */
+	char **dns_alt_names;        /* used when alt_names_set */
+	bool alt_names_set;
+	char **agents;               /* agent certnames (each-agent steps) */
+	const char *puppetdb_host, *console_host; /* pe-split */
+};
+
+cw_status plan_build(const struct plan_input *in, struct plan **out, struct cw_error *err);
+void plan_free(struct plan *p);
+
+/* The checklist as text, for `certwiz plan` and the plan review screen. */
+void plan_format(const struct plan *p, struct strbuf *out);
+/* One step's block of the checklist (without the explanation when brief). */
+void plan_format_step(const struct plan *p, const struct plan_step *s, bool brief, struct strbuf *out);
+/* argv as a person would type it (display only; commands never go through a shell). */
+char *argv_display(char *const *argv);
+/* What a check verifies, in words. */
+char *plan_check_describe(const struct plan *p, const struct plan_check *c);
+
 #endif

@@ -1,2 +1,283 @@
-/* wizard.c: (being written) */
-#include <stddef.h>
+/* wizard.c: set up a session: site config, answers, profiles, detection, facts, plan. */
+#include "wizard.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util.h"
+#include "validate.h"
+
+#include "observer.h"
+
+static cw_status load_profiles(struct wizard *w, struct cw_error *err)
+{
+	char **names = config_list(w->datadir, "profiles");
+	if (!names)
+		return cw_error_set(err, CW_ENOTFOUND,
+				    "no profiles found: certwiz looks in $CERTWIZ_DATADIR/config/profiles, %s/config/"
+				    "profiles and the source tree; reinstall or pass --datadir", CW_DATADIR);
+	for (size_t i = 0; names[i]; i++) {
+		char *rel = xasprintf("profiles/%s.cfg", names[i]);
+		char *path = config_find(w->datadir, rel);
+		free(rel);
+		struct profile *p;
+		cw_status st = profile_load(path, &p, err);
+		free(path);
+		if (st) {
+			strv_free(names);
+			return st;
+		}
+		w->profiles = xrealloc(w->profiles, (w->nprofiles + 1) * sizeof *w->profiles);
+		w->profiles[w->nprofiles++] = p;
+	}
+	strv_free(names);
+	return CW_OK;
+}
+
+static const struct profile *find_profile(const struct wizard *w, const char *name)
+{
+	for (size_t i = 0; i < w->nprofiles; i++)
+		if (strcmp(w->profiles[i]->name, name) == 0)
+			return w->profiles[i];
+	return NULL;
+}
+
+static cw_status discover(struct wizard *w, struct cw_error *err)
+{
+	if (w->have_facts)
+		facts_done(&w->facts);
+	w->have_facts = false;
+	cw_status st = facts_discover(w->site.root, w->profile, &w->facts, err);
+	if (st)
+		return st;
+	w->have_facts = true;
+	return CW_OK;
+}
+
+cw_status wizard_choose_profile(struct wizard *w, const char *name, struct cw_error *err)
+{
+	if (!name || strcmp(name, "auto") == 0) {
+		free(w->detect_note);
+		w->detect_note = NULL;
+		const struct profile *p = profile_detect(w->site.root, w->profiles, w->nprofiles, &w->detect_note);
+		if (!p)
+			return cw_error_set(err, CW_ENOTFOUND,
+					    "no profile matches this host (%s). Choose one with --profile NAME; "
+					    "`certwiz list` shows them", w->detect_note);
+		w->profile = p;
+	} else {
+		const struct profile *p = find_profile(w, name);
+		if (!p) {
+			struct strbuf sb;
+			strbuf_init(&sb);
+			for (size_t i = 0; i < w->nprofiles; i++)
+				strbuf_addf(&sb, "%s%s", i ? ", " : "", w->profiles[i]->name);
+			cw_status st = cw_error_set(err, CW_EINVAL, "unknown profile '%s': choose one of %s", name,
+						    sb.buf ? sb.buf : "(none installed)");
+			strbuf_done(&sb);
+			return st;
+		}
+		w->profile = p;
+	}
+	plan_free(w->plan);
+	w->plan = NULL;
+	return discover(w, err);
+}
+
+cw_status wizard_procedure_info(struct wizard *w, const char *name, struct procedure **out,
+				struct cw_error *err)
+{
+	struct cw_error e;
+	if (!strv_contains(w->procedure_names, name)) {
+		char *list = strv_join(w->procedure_names, ", ");
+		cw_status st = cw_error_set(err, CW_EINVAL, "unknown procedure '%s': choose one of %s", name, list);
+		free(list);
+		return st;
+	}
+	if (validate_certname(name, &e) != CW_OK) /* also keeps '/' and '..' out of the path */
+		return cw_error_set(err, CW_EINVAL, "procedure name '%s' is not valid", name);
+	char *rel = xasprintf("procedures/%s.cfg", name);
+	char *path = config_find(w->datadir, rel);
+	free(rel);
+	if (!path)
+		return cw_error_set(err, CW_ENOTFOUND, "procedure '%s' is not installed", name);
+	cw_status st = procedure_load(path, out, err);
+	free(path);
+	return st;
+}
+
+cw_status wizard_choose_procedure(struct wizard *w, const char *name, struct cw_error *err)
+{
+	struct procedure *p;
+	cw_status st = wizard_procedure_info(w, name, &p, err);
+	if (st)
+		return st;
+	procedure_free(w->proc);
+	w->proc = p;
+	plan_free(w->plan);
+	w->plan = NULL;
+	return CW_OK;
+}
+
+cw_status wizard_set_certname(struct wizard *w, const char *certname, struct cw_error *err)
+{
+	cw_status st = validate_certname(certname, err);
+	if (st)
+		return st;
+	free(w->site.certname);
+	w->site.certname = xstrdup(certname);
+	return CW_OK;
+}
+
+static cw_status parse_names(const char *list, bool alt, char ***out, struct cw_error *err)
+{
+	char **v = strv_split(list, ',');
+	for (size_t i = 0; v && v[i]; i++) {
+		cw_status st = alt ? validate_alt_name(v[i], err) : validate_certname(v[i], err);
+		if (st) {
+			strv_free(v);
+			return st;
+		}
+	}
+	*out = v;
+	return CW_OK;
+}
+
+cw_status wizard_set_alt_names(struct wizard *w, const char *comma_list, struct cw_error *err)
+{
+	char **v;
+	cw_status st = parse_names(comma_list, true, &v, err);
+	if (st)
+		return st;
+	strv_free(w->site.dns_alt_names);
+	w->site.dns_alt_names = v;
+	w->site.alt_names_set = true;
+	return CW_OK;
+}
+
+cw_status wizard_set_agents(struct wizard *w, const char *comma_list, struct cw_error *err)
+{
+	char **v;
+	cw_status st = parse_names(comma_list, false, &v, err);
+	if (st)
+		return st;
+	strv_free(w->site.agents);
+	w->site.agents = v;
+	return CW_OK;
+}
+
+cw_status wizard_build_plan(struct wizard *w, struct cw_error *err)
+{
+	if (!w->proc)
+		return cw_error_set(err, CW_EINVAL, "no procedure chosen: give --procedure NAME (`certwiz list` "
+						    "shows them)");
+	if (!w->have_facts)
+		return cw_error_set(err, CW_EINVAL, "no profile chosen");
+	char **agents = strv_copy(w->site.agents);
+	if (w->site.agents_file) {
+		cw_status st = agents_file_read(w->site.agents_file, &agents, err);
+		if (st) {
+			strv_free(agents);
+			return st;
+		}
+	}
+	struct plan_input in = {
+		.proc = w->proc,
+		.profile = w->profile,
+		.facts = &w->facts,
+		.site = &w->site,
+		.certname = w->site.certname,
+		.dns_alt_names = w->site.dns_alt_names,
+		.alt_names_set = w->site.alt_names_set,
+		.agents = agents,
+		.puppetdb_host = w->site.puppetdb_host,
+		.console_host = w->site.console_host,
+	};
+	plan_free(w->plan);
+	w->plan = NULL;
+	cw_status st = plan_build(&in, &w->plan, err);
+	strv_free(agents);
+	return st;
+}
+
+static void set_str(char **dst, const char *src)
+{
+	if (src) {
+		free(*dst);
+		*dst = xstrdup(src);
+	}
+}
+
+cw_status wizard_open(const struct wizard_opts *o, struct wizard **out, struct cw_error *err)
+{
+	struct wizard *w = xcalloc(1, sizeof *w);
+	cw_status st;
+	site_init(&w->site);
+	w->datadir = xstrdup(o->datadir);
+	const char *cfg = o->config_path;
+	char *installed = xasprintf("%s/certwiz.cfg", CW_SYSCONFDIR);
+	if (!cfg && access(installed, R_OK) == 0)
+		cfg = installed;
+	if (cfg && (st = site_load(&w->site, cfg, err)))
+		goto fail;
+	if (o->answers_path && (st = site_load(&w->site, o->answers_path, err)))
+		goto fail;
+	set_str(&w->site.operator_name, o->operator_name);
+	set_str(&w->site.root, o->root);
+	set_str(&w->site.puppetdb_host, o->puppetdb_host);
+	set_str(&w->site.console_host, o->console_host);
+	set_str(&w->site.agents_file, o->agents_file);
+	set_str(&w->site.backup_dir, o->backup_dir);
+	set_str(&w->site.journal_dir, o->journal_dir);
+	if (o->certname && (st = wizard_set_certname(w, o->certname, err)))
+		goto fail;
+	if (o->dns_alt_names && (st = wizard_set_alt_names(w, o->dns_alt_names, err)))
+		goto fail;
+	if (o->agents && (st = wizard_set_agents(w, o->agents, err)))
+		goto fail;
+	if (!w->site.backup_dir)
+		w->site.backup_dir = xstrdup("/var/lib/certwiz/backups");
+	if (!w->site.journal_dir)
+		w->site.journal_dir = xstrdup("/var/lib/certwiz/runs");
+	if ((st = load_profiles(w, err)))
+		goto fail;
+	w->procedure_names = config_list(w->datadir, "procedures");
+	const char *profile = o->profile ? o->profile : w->site.profile;
+	if ((st = wizard_choose_profile(w, profile, err)))
+		goto fail;
+	const char *proc = o->procedure ? o->procedure : w->site.procedure;
+	if (proc && (st = wizard_choose_procedure(w, proc, err)))
+		goto fail;
+	free(installed);
+	*out = w;
+	return CW_OK;
+fail:
+	free(installed);
+	wizard_free(w);
+	return st;
+}
+
+void wizard_free(struct wizard *w)
+{
+	if (!w)
+		return;
+	plan_free(w->plan);
+	if (w->have_facts)
+		facts_done(&w->facts);
+	procedure_free(w->proc);
+	strv_free(w->procedure_names);
+	for (size_t i = 0; i < w->nprofiles; i++)
+		profile_free(w->profiles[i]);
+	free(w->profiles);
+	free(w->detect_note);
+	site_done(&w->site);
+	free(w->datadir);
+	free(w);
+}
+
+const char *host_state_str(enum host_state s)
+{
+	static const char *const names[] = {"pending", "running", "done", "failed", "skipped"};
+	return (unsigned)s < 5 ? names[s] : "?";
+}

@@ -1,2 +1,187 @@
-/* being written */
-#include <stddef.h>
+/* cli.c: parse the command line and run a subcommand; bare `certwiz` opens the wizard. */
+#include "cli.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "autoconfig.h"
+#include "batch.h"
+#include "error.h"
+#include "plan.h"
+#include "util.h"
+#include "wizard.h"
+
+#define EXIT_USAGE 2
+
+static const char usage[] =
+	"Usage: certwiz [COMMAND] [OPTIONS]\n"
+	"\n"
+	"Regenerate Puppet SSL certificates: agents, the primary server, or the whole CA.\n"
+	"Nothing changes until you confirm; every command is shown before it runs.\n"
+	"\n"
+	"Commands:\n"
+	"  (none)            open the wizard (a terminal of at least 80x24)\n"
+	"  plan              print the checklist of a procedure; changes nothing\n"
+	"  run               run a procedure without a screen (batch), from --answers FILE\n"
+	"  list              list procedures and profiles\n"
+	"\n"
+	"Options:\n"
+	"  -p, --procedure NAME      agent, primary, oss-ca, pe-monolithic, pe-split\n"
+	"  -P, --profile NAME        deployment profile, or 'auto' (default: detect on this host)\n"
+	"  -c, --certname NAME       the CA/primary server's certname (default: puppet.conf)\n"
+	"  -d, --dns-alt-names LIST  its alt names, comma separated (default: puppet.conf and the\n"
+	"                            current certificate)\n"
+	"  -a, --agents LIST         agent certnames, comma separated\n"
+	"  -A, --agents-file FILE    agent certnames, one per line ('#' comments)\n"
+	"      --puppetdb-host NAME  pe-split: the PuppetDB host\n"
+	"      --console-host NAME   pe-split: the console host\n"
+	"  -f, --answers FILE        batch answers (same syntax as certwiz.cfg)\n"
+	"      --config FILE         site configuration (default /etc/certwiz/certwiz.cfg)\n"
+	"      --datadir DIR         where config/ with profiles and procedures lives\n"
+	"      --operator NAME       who signs off the steps\n"
+	"      --backup-dir DIR      where backups go (default /var/lib/certwiz/backups)\n"
+	"      --journal-dir DIR     where run journals and reports go (default /var/lib/certwiz/runs)\n"
+	"      --root DIR            read this host's files under DIR instead of / (testing)\n"
+	"  -h, --help                this text\n"
+	"  -V, --version             the version\n"
+	"\n"
+	"Exit codes:\n"
+	"  0  success          2  bad command line or input   3  configuration error\n"
+	"  4  I/O error        5  a step or its verification failed\n"
+	"  6  cancelled        7  SSH: connection, authentication or host key\n"
+	"  8  no verified backup (destructive steps refused)    9  another run holds the lock\n"
+	"\n"
+	"Examples:\n"
+	"  certwiz plan --procedure agent --agents web1.example.com,web2.example.com\n"
+	"  certwiz plan --procedure pe-monolithic --profile pe-3.7 --certname master.example.com \\\n"
+	"               --dns-alt-names puppet,puppet.example.com\n"
+	"  certwiz run --answers answers.cfg\n";
+
+enum { OPT_PUPPETDB = 256, OPT_CONSOLE, OPT_CONFIG, OPT_DATADIR, OPT_OPERATOR, OPT_ROOT,
+       OPT_BACKUP_DIR, OPT_JOURNAL_DIR };
+
+static const struct option long_opts[] = {
+	{"procedure", required_argument, NULL, 'p'},
+	{"profile", required_argument, NULL, 'P'},
+	{"certname", required_argument, NULL, 'c'},
+	{"dns-alt-names", required_argument, NULL, 'd'},
+	{"agents", required_argument, NULL, 'a'},
+	{"agents-file", required_argument, NULL, 'A'},
+	{"answers", required_argument, NULL, 'f'},
+	{"puppetdb-host", required_argument, NULL, OPT_PUPPETDB},
+	{"console-host", required_argument, NULL, OPT_CONSOLE},
+	{"config", required_argument, NULL, OPT_CONFIG},
+	{"datadir", required_argument, NULL, OPT_DATADIR},
+	{"operator", required_argument, NULL, OPT_OPERATOR},
+	{"root", required_argument, NULL, OPT_ROOT},
+	{"backup-dir", required_argument, NULL, OPT_BACKUP_DIR},
+	{"journal-dir", required_argument, NULL, OPT_JOURNAL_DIR},
+	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, 'V'},
+	{NULL, 0, NULL, 0},
+};
+
+static int fail(const struct cw_error *err)
+{
+	char buf[1400];
+	fprintf(stderr, "certwiz: %s\n", cw_error_format(err, buf, sizeof buf));
+	return cw_status_exit_code(err->code);
+}
+
+static int cmd_list(struct wizard_opts *o)
+{
+	struct cw_error err = {0};
+	struct wizard *w;
+	o->profile = o->profile ? o->profile : "oss-debian"; /* listing needs no detection */
+	if (wizard_open(o, &w, &err))
+		return fail(&err);
+	printf("Procedures:\n");
+	for (size_t i = 0; w->procedure_names && w->procedure_names[i]; i++) {
+		struct procedure *p;
+		if (wizard_procedure_info(w, w->procedure_names[i], &p, &err))
+			return fail(&err);
+		printf("  %-14s %s (seed %s)\n", p->name, p->title, p->seed);
+		procedure_free(p);
+	}
+	printf("\nProfiles:\n");
+	for (size_t i = 0; i < w->nprofiles; i++)
+		printf("  %-14s %s [%s dialect]\n", w->profiles[i]->name, w->profiles[i]->title,
+		       dialect_str(w->profiles[i]->dialect));
+	wizard_free(w);
+	return 0;
+}
+
+static int cmd_plan(struct wizard_opts *o)
+{
+	struct cw_error err = {0};
+	struct wizard *w;
+	if (wizard_open(o, &w, &err))
+		return fail(&err);
+	if (wizard_build_plan(w, &err)) {
+		wizard_free(w);
+		return fail(&err);
+	}
+	struct strbuf sb;
+	strbuf_init(&sb);
+	plan_format(w->plan, &sb);
+	fputs(sb.buf, stdout);
+	strbuf_done(&sb);
+	wizard_free(w);
+	return 0;
+}
+
+int cli_main(int argc, char **argv)
+{
+	struct wizard_opts o = {0};
+	const char *cmd = NULL;
+	if (argc > 1 && argv[1][0] != '-') {
+		cmd = argv[1];
+		argv++;
+		argc--;
+	}
+	int c;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":p:P:c:d:a:A:f:hV", long_opts, NULL)) != -1) {
+		switch (c) {
+		case 'p': o.procedure = optarg; break;
+		case 'P': o.profile = optarg; break;
+		case 'c': o.certname = optarg; break;
+		case 'd': o.dns_alt_names = optarg; break;
+		case 'a': o.agents = optarg; break;
+		case 'A': o.agents_file = optarg; break;
+		case 'f': o.answers_path = optarg; break;
+		case OPT_PUPPETDB: o.puppetdb_host = optarg; break;
+		case OPT_CONSOLE: o.console_host = optarg; break;
+		case OPT_CONFIG: o.config_path = optarg; break;
+		case OPT_DATADIR: o.datadir = optarg; break;
+		case OPT_OPERATOR: o.operator_name = optarg; break;
+		case OPT_ROOT: o.root = optarg; break;
+		case OPT_BACKUP_DIR: o.backup_dir = optarg; break;
+		case OPT_JOURNAL_DIR: o.journal_dir = optarg; break;
+		case 'h': fputs(usage, stdout); return 0;
+		case 'V': printf("certwiz %s\n", PACKAGE_VERSION); return 0;
+		case ':':
+			fprintf(stderr, "certwiz: option %s needs a value; see certwiz --help\n", argv[optind - 1]);
+			return EXIT_USAGE;
+		default:
+			fprintf(stderr, "certwiz: unknown option '%s'; see certwiz --help\n", argv[optind - 1]);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "certwiz: unexpected argument '%s'; see certwiz --help\n", argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (!cmd)
+		return batch_wizard(&o);
+	if (strcmp(cmd, "plan") == 0)
+		return cmd_plan(&o);
+	if (strcmp(cmd, "list") == 0)
+		return cmd_list(&o);
+	if (strcmp(cmd, "run") == 0)
+		return batch_run(&o);
+	fprintf(stderr, "certwiz: unknown command '%s': use plan, run or list (certwiz --help)\n", cmd);
+	return EXIT_USAGE;
+}

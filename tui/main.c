@@ -1,2 +1,7 @@
-/* main.c: certwiz entry point (being written). */
-int main(void) { return 0; }
+/* main.c: certwiz's entry point. */
+#include "cli.h"
+
+int main(int argc, char **argv)
+{
+	return cli_main(argc, argv);
+}
