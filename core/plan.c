@@ -114,7 +114,9 @@ static cw_status build_hosts(struct plan *p, const struct plan_input *in, struct
 		free(alt);
 	}
 	ca->name = xstrdup(vars_get(&ca->vars, "certname"));
-	ca->address = xstrdup("127.0.0.1");
+	/* Where this host's own services answer (a hosts entry for it may say, e.g. 127.0.0.10). */
+	const struct host_cfg *self = in->site ? site_host(in->site, ca->name) : NULL;
+	ca->address = xstrdup(self && self->address ? self->address : "127.0.0.1");
 	ca->os = xstrdup("linux");
 	cw_status st = validate_host_vars(ca, err);
 	if (st)

@@ -1,0 +1,776 @@
+/* exec.c: run a plan step by step, with the backup gate, real verification and the journal. */
+#include "exec.h"
+
+#include <poll.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "report.h"
+#include "runner.h"
+#include "service.h"
+#include "util.h"
+#include "verify.h"
+
+struct svc_snapshot {
+	size_t host;
+	char *service;
+	enum service_state before;   /* state when certwiz first touched it */
+};
+
+struct cert_snapshot {
+	size_t host;
+	char *path;
+	char *fingerprint;           /* "" when there was none */
+};
+
+struct exec {
+	struct wizard *w;
+	struct plan *plan;                    /* borrowed from the wizard */
+	struct observer obs;
+	char *operator_name;                  /* "alice" or "batch:alice" */
+	bool batch;
+	char *run_dir;
+	struct journal *journal;
+	int lock_fd;
+	struct transport **transports;        /* per host; NULL until connected */
+	struct backup_result *backups;        /* per host */
+	bool *backup_ok;                      /* per host: verified */
+	bool *host_failed;                    /* per host */
+	struct step_result *results;
+	struct svc_snapshot *svcs; size_t nsvcs;
+	struct cert_snapshot *certs; size_t ncerts;
+	struct runner_job *_Atomic job;       /* the running command, for cancel */
+	atomic_bool cancel;
+};
+
+const char *step_state_str(enum step_state s)
+{
+	static const char *const names[] = {"pending", "running", "done", "failed", "signed",
+					    "skipped", "manual-done", "host-failed"};
+	return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "?";
+}
+
+static void msg(struct exec *ex, enum msg_level level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void msg(struct exec *ex, enum msg_level level, const char *fmt, ...)
+{
+	if (!ex->obs.message)
+		return;
+	char buf[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	ex->obs.message(ex->obs.ctx, level, buf);
+}
+
+static cw_status jlog(struct exec *ex, struct journal_entry e, struct cw_error *err)
+{
+	return journal_append(ex->journal, &e, err);
+}
+
+/* ---------- hosts ---------- */
+
+static const struct service_backend *backend_of(const struct exec *ex)
+{
+	return ex->w->site.has_backend ? &ex->w->site.backend : &ex->w->profile->backend;
+}
+
+static cw_status connect_host(struct exec *ex, size_t h, struct cw_error *err)
+{
+	const struct plan_host *ph = &ex->plan->hosts[h];
+	if (ex->transports[h])
+		return CW_OK;
+	if (ph->local) {
+		ex->transports[h] = transport_local_new(ph->name);
+		return CW_OK;
+	}
+	const struct site *s = &ex->w->site;
+	struct ssh_opts o = {
+		.host = ph->name,
+		.address = ph->address,
+		.port = ph->port,
+		.user = ph->user,
+		.identity = ph->identity,
+		.known_hosts = s->ssh_known_hosts,
+		.sudo = ph->sudo,
+		.connect_timeout_s = s->ssh_connect_timeout,
+	};
+	cw_status st = transport_ssh_new(&o, &ex->transports[h], err);
+	if (st)
+		cw_error_prefix(err, "%s", ph->name);
+	return st;
+}
+
+static struct transport *env_transport(void *ctx, size_t host)
+{
+	struct exec *ex = ctx;
+	struct cw_error err;
+	if (!ex->transports[host] && connect_host(ex, host, &err) != CW_OK)
+		return ex->transports[0]; /* never reached: exec_open connected every host */
+	return ex->transports[host];
+}
+
+static const char *env_before(void *ctx, size_t host, const char *path)
+{
+	struct exec *ex = ctx;
+	for (size_t i = 0; i < ex->ncerts; i++)
+		if (ex->certs[i].host == host && strcmp(ex->certs[i].path, path) == 0)
+			return ex->certs[i].fingerprint;
+	return NULL;
+}
+
+struct transport *exec_transport(struct exec *ex, size_t host)
+{
+	return env_transport(ex, host);
+}
+
+static struct service_ctx svc_ctx(struct exec *ex, size_t h, int timeout_s, output_fn out, void *out_ctx)
+{
+	const struct plan_host *ph = &ex->plan->hosts[h];
+	struct service_ctx c = {
+		.t = env_transport(ex, h),
+		.backend = backend_of(ex),
+		.address = ph->local ? (ph->address ? ph->address : "127.0.0.1") : ph->address,
+		.ca_bundle_path = NULL,
+		.timeout_s = timeout_s,
+		.out = out,
+		.out_ctx = out_ctx,
+	};
+	return c;
+}
+
+cw_status exec_service_status(struct exec *ex, size_t host, const char *service, struct service_status *st,
+			      struct cw_error *err)
+{
+	const struct service_def *def = profile_service(ex->w->profile, service);
+	if (!def)
+		return cw_error_set(err, CW_EINVAL, "profile %s has no service %s", ex->w->profile->name, service);
+	struct service_ctx c = svc_ctx(ex, host, 10, NULL, NULL);
+	char *ca = xasprintf("%s/certs/ca.pem", vars_get(&ex->plan->hosts[host].vars, "ssldir"));
+	c.ca_bundle_path = ca;
+	cw_status s = service_query(&c, def, st, err);
+	free(ca);
+	return s;
+}
+
+static struct svc_snapshot *snapshot_of(struct exec *ex, size_t host, const char *service)
+{
+	for (size_t i = 0; i < ex->nsvcs; i++)
+		if (ex->svcs[i].host == host && strcmp(ex->svcs[i].service, service) == 0)
+			return &ex->svcs[i];
+	return NULL;
+}
+
+/* ---------- open ---------- */
+
+cw_status exec_open(struct wizard *w, const struct exec_opts *o, struct exec **out, struct cw_error *err)
+{
+	if (!w->plan)
+		return cw_error_set(err, CW_EINVAL, "no plan: build the plan first");
+	struct exec *ex = xcalloc(1, sizeof *ex);
+	cw_status st;
+	struct plan *p = w->plan;
+	ex->w = w;
+	ex->plan = p;
+	ex->lock_fd = -1;
+	if (o->obs)
+		ex->obs = *o->obs;
+	ex->batch = o->batch;
+	const char *op = o->operator_name && *o->operator_name ? o->operator_name : getenv("USER");
+	if (!op || !*op)
+		op = "operator";
+	ex->operator_name = o->batch ? xasprintf("batch:%s", op) : xstrdup(op);
+	ex->transports = xcalloc(p->nhosts, sizeof *ex->transports);
+	ex->backups = xcalloc(p->nhosts, sizeof *ex->backups);
+	ex->backup_ok = xcalloc(p->nhosts, sizeof *ex->backup_ok);
+	ex->host_failed = xcalloc(p->nhosts, sizeof *ex->host_failed);
+	ex->results = xcalloc(p->nsteps ? p->nsteps : 1, sizeof *ex->results);
+
+	/* One run at a time per deployment. */
+	const char *jdir = w->site.journal_dir;
+	if ((st = mkdir_p(jdir, 0700, err)))
+		goto fail;
+	char *lock = xasprintf("%s/certwiz.lock", jdir);
+	st = journal_lock(lock, ex->operator_name, &ex->lock_fd, err);
+	free(lock);
+	if (st)
+		goto fail;
+	if (o->run_dir) {
+		ex->run_dir = xstrdup(o->run_dir);
+	} else {
+		char ts[32];
+		time_t now = time(NULL);
+		struct tm tm;
+		gmtime_r(&now, &tm);
+		strftime(ts, sizeof ts, "%Y%m%dT%H%M%SZ", &tm);
+		ex->run_dir = xasprintf("%s/%s-%s", jdir, ts, p->procedure);
+	}
+	if ((st = mkdir_p(ex->run_dir, 0700, err)))
+		goto fail;
+	char *jpath = xasprintf("%s/journal.jsonl", ex->run_dir);
+	st = journal_open(jpath, &ex->journal, err);
+	free(jpath);
+	if (st)
+		goto fail;
+	char *hosts = NULL;
+	{
+		char **names = NULL;
+		for (size_t i = 0; i < p->nhosts; i++)
+			strv_push_owned(&names, xasprintf("%s=%s", p->hosts[i].role, p->hosts[i].name));
+		hosts = strv_join(names, ",");
+		strv_free(names);
+	}
+	st = jlog(ex, (struct journal_entry){.event = JE_RUN_START, .who = ex->operator_name,
+					     .key = p->procedure, .value = p->profile, .note = hosts}, err);
+	free(hosts);
+	if (st)
+		goto fail;
+
+	/* Reach every host now, so a bad host key or password stops the run before any change. */
+	for (size_t h = 0; h < p->nhosts; h++) {
+		if (ex->obs.host_changed)
+			ex->obs.host_changed(ex->obs.ctx, p->hosts[h].name, HOST_PENDING, "connecting");
+		if ((st = connect_host(ex, h, err)))
+			goto fail;
+	}
+	/* What must change: the current fingerprints of every certificate a check wants new. */
+	for (size_t i = 0; i < p->nsteps; i++)
+		for (size_t k = 0; k < p->steps[i].nverify; k++) {
+			const struct plan_check *c = &p->steps[i].verify[k];
+			if (c->kind != CHECK_CERT || !c->changed || env_before(ex, c->host, c->path))
+				continue;
+			char *pem = NULL;
+			size_t len = 0;
+			struct x509_info info = {0};
+			const char *fp = "";
+			if (transport_read_file(ex->transports[c->host], c->path, 1 << 20, &pem, &len, NULL) == CW_OK &&
+			    x509_parse_cert(pem, len, &info, NULL) == CW_OK)
+				fp = info.fingerprint;
+			ex->certs = xrealloc(ex->certs, (ex->ncerts + 1) * sizeof *ex->certs);
+			ex->certs[ex->ncerts++] = (struct cert_snapshot){c->host, xstrdup(c->path), xstrdup(fp)};
+			char *key = xasprintf("old:%s:%s", p->hosts[c->host].name, c->path);
+			jlog(ex, (struct journal_entry){.event = JE_FACT, .host = p->hosts[c->host].name, .key = key,
+							.value = *fp ? fp : "(none)"}, NULL);
+			free(key);
+			x509_info_done(&info);
+			free(pem);
+		}
+	if (w->facts.cacert.fingerprint[0])
+		jlog(ex, (struct journal_entry){.event = JE_FACT, .key = "old:ca", .value = w->facts.cacert.fingerprint}, NULL);
+	*out = ex;
+	return CW_OK;
+fail:
+	exec_free(ex);
+	return st;
+}
+
+/* ---------- one step ---------- */
+
+struct out_ctx {
+	struct exec *ex;
+	const struct plan_step *step;
+	struct strbuf digest_input; /* hashed into the journal, never stored */
+};
+
+static void on_output(void *ctx, int stream, const char *data, size_t len)
+{
+	struct out_ctx *oc = ctx;
+	if (oc->digest_input.len < (8u << 20))
+		strbuf_add(&oc->digest_input, data, len);
+	if (oc->ex->obs.step_output)
+		oc->ex->obs.step_output(oc->ex->obs.ctx, oc->step, stream, data, len);
+}
+
+static bool ok_exit(const struct plan_step *s, int code)
+{
+	for (size_t i = 0; i < s->nok; i++)
+		if (s->ok_exit[i] == code)
+			return true;
+	return false;
+}
+
+static void set_detail(struct step_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_detail(struct step_result *r, const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = NULL;
+	va_end(ap);
+	free(r->detail);
+	r->detail = s;
+}
+
+static void reset_result(struct step_result *r)
+{
+	free(r->detail);
+	strv_free(r->checks);
+	free(r->who);
+	free(r->note);
+	memset(r, 0, sizeof *r);
+}
+
+static bool run_checks(struct exec *ex, const struct plan_check *cs, size_t n, const char *label,
+		       struct step_result *r)
+{
+	struct verify_env env = {.ctx = ex, .transport = env_transport, .before = env_before, .tls_wait_s = 60};
+	bool all = true;
+	for (size_t i = 0; i < n; i++) {
+		char *line = NULL;
+		bool ok = verify_check(ex->plan, &cs[i], &env, &line);
+		strv_push_owned(&r->checks, xasprintf("%s %s: %s", ok ? "ok" : "FAIL", label, line ? line : "?"));
+		if (!ok && all)
+			set_detail(r, "%s check failed: %s", label, line ? line : "?");
+		all = all && ok;
+		free(line);
+	}
+	return all;
+}
+
+static cw_status run_command(struct exec *ex, const struct plan_step *s, struct step_result *r,
+			     struct out_ctx *oc, struct cw_error *err)
+{
+	struct runner_opts ro = {.timeout_s = s->timeout_s, .out = on_output, .ctx = oc};
+	struct runner_job *job;
+	cw_status st = runner_start(ex->transports[s->host], s->argv, &ro, &job, err);
+	if (st)
+		return st;
+	atomic_store(&ex->job, job);
+	if (atomic_load(&ex->cancel))
+		runner_cancel(job);
+	while (!runner_step(job)) {
+		struct pollfd fds[8];
+		int n = runner_pollfds(job, fds, 8);
+		poll(fds, (nfds_t)n, 200);
+		if (atomic_load(&ex->cancel))
+			runner_cancel(job);
+	}
+	atomic_store(&ex->job, NULL);
+	st = runner_finish(job, &r->proc, err);
+	r->ran = true;
+	return st;
+}
+
+static cw_status run_service(struct exec *ex, const struct plan_step *s, struct step_result *r,
+			     struct out_ctx *oc, struct cw_error *err)
+{
+	bool stop = strcmp(s->service_action, "stop") == 0;
+	char *ca = xasprintf("%s/certs/ca.pem", vars_get(&ex->plan->hosts[s->host].vars, "ssldir"));
+	cw_status result = CW_OK;
+	for (size_t i = 0; s->services && s->services[i]; i++) {
+		const char *name = s->services[i];
+		const struct service_def *def = profile_service(ex->w->profile, name);
+		struct service_ctx c = svc_ctx(ex, s->host, stop ? 120 : 300, on_output, oc);
+		c.ca_bundle_path = ca;
+		struct service_status st = {0};
+		struct cw_error e = {0};
+		struct svc_snapshot *snap = snapshot_of(ex, s->host, name);
+		if (!snap) {
+			if (service_query(&c, def, &st, &e) != CW_OK)
+				st.state = SERVICE_UNKNOWN;
+			ex->svcs = xrealloc(ex->svcs, (ex->nsvcs + 1) * sizeof *ex->svcs);
+			ex->svcs[ex->nsvcs++] = (struct svc_snapshot){s->host, xstrdup(name), st.state};
+			snap = &ex->svcs[ex->nsvcs - 1];
+			char *key = xasprintf("service-before:%s", name);
+			jlog(ex, (struct journal_entry){.event = JE_FACT, .host = ex->plan->hosts[s->host].name, .key = key,
+							.value = service_state_str(st.state)}, NULL);
+			free(key);
+		}
+		if (!stop && snap->before == SERVICE_STOPPED) {
+			strv_push_owned(&r->checks, xasprintf("ok service: %s left stopped: it was stopped before "
+							      "certwiz started", name));
+			continue;
+		}
+		cw_status sst = stop ? service_stop(&c, def, &st, &e) : service_start(&c, def, &st, &e);
+		if (ex->obs.service_changed)
+			ex->obs.service_changed(ex->obs.ctx, ex->plan->hosts[s->host].name, name, &st);
+		if (sst) {
+			strv_push_owned(&r->checks, xasprintf("FAIL service: %s: %s", name, e.msg));
+			if (!result) {
+				set_detail(r, "%s %s failed: %s", stop ? "stopping" : "starting", name, e.msg);
+				result = cw_error_set(err, sst, "%s", e.msg);
+			}
+			break; /* the next services depend on this order */
+		}
+		strv_push_owned(&r->checks, xasprintf("ok service: %s is %s%s%s", name, service_state_str(st.state),
+						      st.detail[0] ? " - " : "", st.detail));
+	}
+	free(ca);
+	return result;
+}
+
+static cw_status run_backup(struct exec *ex, const struct plan_step *s, struct step_result *r,
+			    struct cw_error *err)
+{
+	const struct plan_host *h = &ex->plan->hosts[s->host];
+	char ts[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(ts, sizeof ts, "%Y%m%dT%H%M%SZ", &tm);
+	char *name = xasprintf("%s-%s-%s", ts, h->name, ex->plan->procedure);
+	const char *dir = !h->local && h->tmpdir ? h->tmpdir : ex->w->site.backup_dir;
+	struct backup_result *b = &ex->backups[s->host];
+	backup_result_done(b);
+	ex->backup_ok[s->host] = false;
+	cw_status st = backup_create(ex->transports[s->host], dir, name, s->backup_paths, b, err);
+	free(name);
+	if (st) {
+		set_detail(r, "backup failed: %s", err->msg);
+		return st;
+	}
+	strv_push_owned(&r->checks, xasprintf("ok backup: %s written (%zu files, %llu bytes, SHA-256 %.16s...)",
+					      b->archive, b->files, (unsigned long long)b->bytes, b->archive_sha256));
+	st = backup_verify(ex->transports[s->host], b, err);
+	if (st) {
+		strv_push_owned(&r->checks, xasprintf("FAIL verify: %s", err->msg));
+		set_detail(r, "the backup does not verify: %s", err->msg);
+		return st;
+	}
+	b->verified = true;
+	ex->backup_ok[s->host] = true;
+	strv_push_owned(&r->checks, xasprintf("ok verify: %s read back and matches its manifest %s", b->archive,
+					      b->manifest));
+	return jlog(ex, (struct journal_entry){.event = JE_BACKUP, .step = s->id, .host = h->name,
+					       .outcome = "verified", .value = b->archive, .note = b->manifest}, err);
+}
+
+/* The host a failure belongs to: the agent a per-agent step is about, else where it ran. */
+static size_t step_unit(const struct plan *p, const struct plan_step *s)
+{
+	if (s->target)
+		for (size_t h = 0; h < p->nhosts; h++)
+			if (strcmp(p->hosts[h].name, s->target) == 0)
+				return h;
+	return s->host;
+}
+
+cw_status exec_run_step(struct exec *ex, size_t i, bool confirmed, struct cw_error *err)
+{
+	if (i >= ex->plan->nsteps)
+		return cw_error_set(err, CW_EINVAL, "there is no step %zu", i + 1);
+	const struct plan_step *s = &ex->plan->steps[i];
+	struct step_result *r = &ex->results[i];
+	const char *host = ex->plan->hosts[s->host].name;
+	if (r->state != STEP_PENDING && r->state != STEP_FAILED)
+		return cw_error_set(err, CW_EINVAL, "step %zu (%s) is already %s", i + 1, s->id, step_state_str(r->state));
+	size_t unit = step_unit(ex->plan, s);
+	if ((ex->host_failed[unit] || ex->host_failed[s->host]) && r->state == STEP_PENDING) {
+		r->state = STEP_HOST_FAILED;
+		set_detail(r, "not run: an earlier step for %s failed", ex->plan->hosts[ex->host_failed[unit] ? unit : s->host].name);
+		return jlog(ex, (struct journal_entry){.event = JE_SKIP, .step = s->id, .host = host,
+						       .who = "certwiz", .note = r->detail}, err);
+	}
+	if (s->kind == STEP_MANUAL)
+		return cw_error_set(err, CW_EINVAL, "step %zu (%s) is manual: do it by hand, then mark it done", i + 1,
+				    s->id);
+	/* The promise of the seeds, made mechanical: nothing destructive without a verified backup. */
+	if (s->destructive && !ex->backup_ok[s->host])
+		return cw_error_set(err, CW_EBACKUP,
+				    "step %zu (%s) changes %s irreversibly, and %s has no verified backup yet: run "
+				    "its backup step first", i + 1, s->title, host, host);
+	if (s->destructive && !confirmed)
+		return cw_error_set(err, CW_EINVAL, "step %zu (%s) is destructive: confirm it by typing '%s'", i + 1,
+				    s->title, s->confirm);
+	atomic_store(&ex->cancel, false);
+	reset_result(r);
+	r->state = STEP_RUNNING;
+	char *cmd = s->argv ? argv_display(s->argv) : NULL;
+	cw_status st = jlog(ex, (struct journal_entry){.event = JE_STEP_START, .step = s->id, .host = host,
+						       .title = s->title, .command = cmd, .who = ex->operator_name}, err);
+	free(cmd);
+	if (st)
+		return st;
+	if (ex->obs.step_started)
+		ex->obs.step_started(ex->obs.ctx, s, s->argv);
+	struct out_ctx oc = {.ex = ex, .step = s};
+	strbuf_init(&oc.digest_input);
+	struct cw_error e = {0};
+	bool ok = run_checks(ex, s->require, s->nrequire, "before", r);
+	if (!ok) {
+		st = CW_EVERIFY;
+	} else {
+		switch (s->kind) {
+		case STEP_RUN:
+			st = run_command(ex, s, r, &oc, &e);
+			if (st)
+				set_detail(r, "%s", e.msg);
+			else if (!ok_exit(s, r->proc.exit_code)) {
+				st = CW_EEXEC;
+				if (r->proc.exit_code < 0)
+					set_detail(r, "the command was killed by signal %s%d", r->proc.signal_name,
+						   r->proc.term_signal);
+				else
+					set_detail(r, "the command exited with %d (success is %d%s)", r->proc.exit_code,
+						   s->ok_exit[0], s->nok > 1 ? " or another listed code" : "");
+			}
+			break;
+		case STEP_SERVICE:
+			st = run_service(ex, s, r, &oc, &e);
+			break;
+		case STEP_BACKUP:
+			st = run_backup(ex, s, r, &e);
+			break;
+		case STEP_MANUAL:
+			break;
+		}
+		if (!st && !run_checks(ex, s->verify, s->nverify, "verify", r))
+			st = CW_EVERIFY;
+	}
+	char digest[65];
+	sha256_hex(oc.digest_input.buf ? oc.digest_input.buf : "", oc.digest_input.len, digest);
+	strbuf_done(&oc.digest_input);
+	r->state = st ? STEP_FAILED : STEP_DONE;
+	if (st && !r->detail)
+		set_detail(r, "%s", e.msg[0] ? e.msg : cw_status_str(st));
+	if (st)
+		ex->host_failed[unit] = true;
+	jlog(ex, (struct journal_entry){.event = JE_STEP_FINISH, .step = s->id, .host = host,
+					.exit_code = r->ran ? r->proc.exit_code : 0, .outcome = st ? "fail" : "ok",
+					.value = digest, .note = r->detail}, NULL);
+	char *checks = strv_join(r->checks, "\n");
+	jlog(ex, (struct journal_entry){.event = JE_STEP_VERIFY, .step = s->id, .host = host,
+					.outcome = st ? "fail" : "ok", .note = checks}, NULL);
+	free(checks);
+	if (ex->obs.step_finished)
+		ex->obs.step_finished(ex->obs.ctx, s, r);
+	if (st)
+		return cw_error_set(err, st, "step %zu (%s) on %s failed: %s", i + 1, s->title, host,
+				    r->detail ? r->detail : cw_status_str(st));
+	return CW_OK;
+}
+
+cw_status exec_skip_step(struct exec *ex, size_t i, const char *reason, struct cw_error *err)
+{
+	if (i >= ex->plan->nsteps)
+		return cw_error_set(err, CW_EINVAL, "there is no step %zu", i + 1);
+	if (!reason || !*reason)
+		return cw_error_set(err, CW_EINVAL, "skipping a step needs a reason (it goes into the report)");
+	struct step_result *r = &ex->results[i];
+	const struct plan_step *s = &ex->plan->steps[i];
+	reset_result(r);
+	r->state = STEP_SKIPPED;
+	r->who = xstrdup(ex->operator_name);
+	r->note = xstrdup(reason);
+	r->signed_at = (long)time(NULL);
+	return jlog(ex, (struct journal_entry){.event = JE_SKIP, .step = s->id, .host = ex->plan->hosts[s->host].name,
+					       .who = ex->operator_name, .note = reason}, err);
+}
+
+cw_status exec_manual_done(struct exec *ex, size_t i, const char *note, struct cw_error *err)
+{
+	if (i >= ex->plan->nsteps)
+		return cw_error_set(err, CW_EINVAL, "there is no step %zu", i + 1);
+	const struct plan_step *s = &ex->plan->steps[i];
+	struct step_result *r = &ex->results[i];
+	if (s->destructive && !ex->backup_ok[s->host])
+		return cw_error_set(err, CW_EBACKUP, "step %zu is destructive and %s has no verified backup yet", i + 1,
+				    ex->plan->hosts[s->host].name);
+	reset_result(r);
+	/* A manual step is still verified where the procedure says how. */
+	bool ok = run_checks(ex, s->verify, s->nverify, "verify", r);
+	cw_status st = jlog(ex, (struct journal_entry){.event = JE_MANUAL_DONE, .step = s->id,
+						       .host = ex->plan->hosts[s->host].name, .who = ex->operator_name,
+						       .outcome = ok ? "ok" : "fail", .note = note}, err);
+	if (st)
+		return st;
+	if (!ok) {
+		r->state = STEP_FAILED;
+		return cw_error_set(err, CW_EVERIFY, "step %zu was marked done, but %s", i + 1, r->detail);
+	}
+	r->state = STEP_MANUAL_DONE;
+	r->who = xstrdup(ex->operator_name);
+	r->note = xstrdup(note ? note : "");
+	r->signed_at = (long)time(NULL);
+	return CW_OK;
+}
+
+cw_status exec_sign_off(struct exec *ex, size_t i, const char *note, struct cw_error *err)
+{
+	if (i >= ex->plan->nsteps)
+		return cw_error_set(err, CW_EINVAL, "there is no step %zu", i + 1);
+	struct step_result *r = &ex->results[i];
+	if (r->state != STEP_DONE)
+		return cw_error_set(err, CW_EINVAL, "step %zu is %s; only a done step can be signed off", i + 1,
+				    step_state_str(r->state));
+	r->state = STEP_SIGNED;
+	free(r->who);
+	free(r->note);
+	r->who = xstrdup(ex->operator_name);
+	r->note = xstrdup(note ? note : "");
+	r->signed_at = (long)time(NULL);
+	const struct plan_step *s = &ex->plan->steps[i];
+	return jlog(ex, (struct journal_entry){.event = JE_SIGNOFF, .step = s->id, .host = ex->plan->hosts[s->host].name,
+					       .who = ex->operator_name, .note = note}, err);
+}
+
+void exec_cancel(struct exec *ex)
+{
+	atomic_store(&ex->cancel, true);
+	struct runner_job *job = atomic_load(&ex->job);
+	if (job)
+		runner_cancel(job);
+}
+
+cw_status exec_rollback(struct exec *ex, struct cw_error *err)
+{
+	cw_status result = CW_OK;
+	for (size_t h = 0; h < ex->plan->nhosts; h++) {
+		if (!ex->backup_ok[h])
+			continue;
+		const char *host = ex->plan->hosts[h].name;
+		/* Stop what certwiz found running, restore, start it again. */
+		char **running = NULL;
+		for (size_t i = 0; i < ex->nsvcs; i++)
+			if (ex->svcs[i].host == h && ex->svcs[i].before == SERVICE_RUNNING)
+				strv_push(&running, ex->svcs[i].service);
+		struct cw_error e = {0};
+		for (size_t i = 0; running && running[i]; i++) {
+			struct service_ctx c = svc_ctx(ex, h, 120, NULL, NULL);
+			struct service_status st;
+			service_stop(&c, profile_service(ex->w->profile, running[i]), &st, &e);
+		}
+		cw_status st = backup_restore(ex->transports[h], ex->backups[h].archive, NULL, &e);
+		msg(ex, st ? MSG_ERROR : MSG_INFO, "%s: %s %s", host, st ? "restore FAILED:" : "restored from",
+		    st ? e.msg : ex->backups[h].archive);
+		for (size_t i = 0; !st && running && running[i]; i++) {
+			struct service_ctx c = svc_ctx(ex, h, 300, NULL, NULL);
+			struct service_status ss;
+			if (service_start(&c, profile_service(ex->w->profile, running[i]), &ss, &e))
+				msg(ex, MSG_ERROR, "%s: %s did not start after the restore: %s", host, running[i], e.msg);
+		}
+		strv_free(running);
+		jlog(ex, (struct journal_entry){.event = JE_ROLLBACK, .host = host, .outcome = st ? "fail" : "ok",
+						.value = ex->backups[h].archive, .note = st ? e.msg : NULL}, NULL);
+		if (st && !result)
+			result = cw_error_set(err, st, "%s: %s", host, e.msg);
+	}
+	return result;
+}
+
+cw_status exec_close(struct exec *ex, const char *outcome, struct cw_error *err)
+{
+	/* The new CA, as it is now, for the change record. */
+	struct x509_info ca = {0};
+	char *path = xasprintf("%s/ca_crt.pem", vars_get(&ex->plan->hosts[0].vars, "cadir"));
+	char *pem = NULL;
+	size_t len = 0;
+	if (transport_read_file(ex->transports[0], path, 1 << 20, &pem, &len, NULL) == CW_OK &&
+	    x509_parse_cert(pem, len, &ca, NULL) == CW_OK)
+		jlog(ex, (struct journal_entry){.event = JE_FACT, .key = "new:ca", .value = ca.fingerprint}, NULL);
+	x509_info_done(&ca);
+	free(pem);
+	free(path);
+	for (size_t i = 0; i < ex->ncerts; i++) {
+		struct x509_info info = {0};
+		pem = NULL;
+		if (transport_read_file(ex->transports[ex->certs[i].host], ex->certs[i].path, 1 << 20, &pem, &len, NULL) ==
+			    CW_OK &&
+		    x509_parse_cert(pem, len, &info, NULL) == CW_OK) {
+			char *key = xasprintf("new:%s:%s", ex->plan->hosts[ex->certs[i].host].name, ex->certs[i].path);
+			jlog(ex, (struct journal_entry){.event = JE_FACT, .key = key, .value = info.fingerprint}, NULL);
+			free(key);
+		}
+		x509_info_done(&info);
+		free(pem);
+	}
+	cw_status st = jlog(ex, (struct journal_entry){.event = JE_RUN_END, .outcome = outcome, .who = ex->operator_name},
+			    err);
+	if (st)
+		return st;
+	char *jpath = xasprintf("%s/journal.jsonl", ex->run_dir);
+	struct journal_log log = {0};
+	st = journal_load(jpath, &log, err);
+	free(jpath);
+	if (st)
+		return st;
+	struct strbuf md, js;
+	strbuf_init(&md);
+	strbuf_init(&js);
+	if (!(st = report_markdown(&log, &md, err)) && !(st = report_json(&log, &js, err))) {
+		char *mdp = xasprintf("%s/report.md", ex->run_dir), *jsp = xasprintf("%s/report.json", ex->run_dir);
+		if (!(st = file_write_atomic(mdp, md.buf, md.len, 0600, err)))
+			st = file_write_atomic(jsp, js.buf, js.len, 0600, err);
+		free(mdp);
+		free(jsp);
+	}
+	strbuf_done(&md);
+	strbuf_done(&js);
+	journal_log_done(&log);
+	return st;
+}
+
+void exec_free(struct exec *ex)
+{
+	if (!ex)
+		return;
+	for (size_t h = 0; ex->plan && h < ex->plan->nhosts; h++) {
+		if (ex->transports && ex->transports[h])
+			transport_free(ex->transports[h]);
+		if (ex->backups)
+			backup_result_done(&ex->backups[h]);
+	}
+	free(ex->transports);
+	free(ex->backups);
+	free(ex->backup_ok);
+	free(ex->host_failed);
+	for (size_t i = 0; ex->results && i < ex->plan->nsteps; i++)
+		reset_result(&ex->results[i]);
+	free(ex->results);
+	for (size_t i = 0; i < ex->nsvcs; i++)
+		free(ex->svcs[i].service);
+	free(ex->svcs);
+	for (size_t i = 0; i < ex->ncerts; i++) {
+		free(ex->certs[i].path);
+		free(ex->certs[i].fingerprint);
+	}
+	free(ex->certs);
+	if (ex->journal)
+		journal_close(ex->journal);
+	if (ex->lock_fd >= 0)
+		journal_unlock(ex->lock_fd);
+	free(ex->run_dir);
+	free(ex->operator_name);
+	free(ex);
+}
+
+const struct step_result *exec_result(const struct exec *ex, size_t i)
+{
+	return &ex->results[i];
+}
+
+const char *exec_run_dir(const struct exec *ex)
+{
+	return ex->run_dir;
+}
+
+bool exec_backup_verified(const struct exec *ex, size_t host)
+{
+	return ex->backup_ok[host];
+}
+
+const struct backup_result *exec_backup(const struct exec *ex, size_t host)
+{
+	return &ex->backups[host];
+}
+
+bool exec_host_failed(const struct exec *ex, size_t host)
+{
+	return ex->host_failed[host];
+}
+
+size_t exec_next_step(const struct exec *ex)
+{
+	for (size_t i = 0; i < ex->plan->nsteps; i++) {
+		enum step_state s = ex->results[i].state;
+		if (s != STEP_SIGNED && s != STEP_SKIPPED && s != STEP_MANUAL_DONE && s != STEP_HOST_FAILED)
+			return i;
+	}
+	return ex->plan->nsteps;
+}
