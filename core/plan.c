@@ -127,7 +127,7 @@ static cw_status build_hosts(struct plan *p, const struct plan_input *in, struct
 			struct cw_error e;
 			if (validate_certname(in->agents[i], &e) != CW_OK)
 				return cw_error_set(err, CW_EINVAL, "agent %s", e.msg);
-			if (strcmp(in->agents[i], ca->name) == 0)
+			if (strcmp(in->agents[i], p->hosts[0].name) == 0) /* add_host moves p->hosts */
 				return cw_error_set(err, CW_EINVAL,
 						    "agent %s is the CA server itself: regenerate its certificate with the "
 						    "'primary' procedure instead", in->agents[i]);

@@ -1,10 +1,156 @@
-/* test_facts.c: unit tests for core/facts (being written: skipped until then). */
+/* test_facts.c: discovery from files only, on a fake root that stands for /. */
 #include "testutil.h"
 
-static void test_pending(void **state) { (void)state; skip(); }
+#include <fcntl.h>
+#include <sys/wait.h>
+
+#include "config.h"
+#include "facts.h"
+#include "util.h"
+
+static char *root;
+static struct profile *debian;
+
+static void run(char *const argv[])
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_WRONLY);
+		dup2(devnull, 1);
+		dup2(devnull, 2);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	int st;
+	waitpid(pid, &st, 0);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+static void put(const char *rel, const char *text)
+{
+	char *p = path_join(root, rel);
+	char *d = xstrdup(p);
+	*strrchr(d, '/') = '\0';
+	assert_int_equal(mkdir_p(d, 0755, NULL), CW_OK);
+	test_write(p, text);
+	free(d);
+	free(p);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	root = test_tmpdir();
+	char *path = config_find(CW_TEST_SRCDIR, "profiles/oss-debian.cfg");
+	struct cw_error e = {0};
+	if (profile_load(path, &debian, &e) != CW_OK)
+		fail_msg("%s", e.msg);
+	free(path);
+	put("usr/lib/ruby/vendor_ruby/puppet/version.rb", "module Puppet\n  PUPPETVERSION = '7.23.0'\nend\n");
+	put("etc/puppet/puppet.conf",
+	    "# sandbox\n[main]\ncertname = main.example.com\ndns_alt_names = puppet, puppet.example.com\n"
+	    "ssldir = $vardir/ssl-main\n[agent]\ncertname = agent-section.example.com\n"
+	    "[server]\ncertname = primary.example.com\nvardir = /srv/puppet\nautosign = true\n");
+	put("etc/puppet/puppetserver/conf.d/ca.conf", "certificate-authority: {\n    allow-subject-alt-names: true\n}\n");
+	/* The current certificate carries an alt name puppet.conf no longer lists. */
+	char *certs = path_join(root, "srv/puppet/ssl-main/certs");
+	assert_int_equal(mkdir_p(certs, 0755, NULL), CW_OK);
+	char *cert = path_join(certs, "primary.example.com.pem");
+	char *key = xasprintf("%s/key.pem", root);
+	char *const argv[] = {"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+			      "-days", "30", "-subj", "/CN=primary.example.com", "-addext",
+			      "subjectAltName=DNS:primary.example.com,DNS:puppet,DNS:old-name.example.com", NULL};
+	run(argv);
+	free(key);
+	free(cert);
+	free(certs);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	profile_free(debian);
+	test_rmrf(root);
+	free(root);
+	return 0;
+}
+
+static void test_puppetconf_sections(void **state)
+{
+	(void)state;
+	static const char *const server[] = {"server", "master", "main", NULL};
+	static const char *const agent[] = {"agent", "main", NULL};
+	const char *text = "certname = top.example.com\n[main]\nvardir=/v\nssldir = $vardir/ssl { owner = service }\n"
+			   "[master]\ncertname = m.example.com\n[agent]\nserver = puppet.example.com\n";
+	struct vars base, out;
+	vars_init(&base);
+	vars_set(&base, "confdir", "/etc/puppet");
+	vars_init(&out);
+	assert_int_equal(puppetconf_parse(text, server, &base, &out, NULL), CW_OK);
+	assert_string_equal(vars_get(&out, "certname"), "m.example.com");
+	assert_string_equal(vars_get(&out, "ssldir"), "/v/ssl");
+	assert_null(vars_get(&out, "server"));
+	vars_done(&out);
+	vars_init(&out);
+	assert_int_equal(puppetconf_parse(text, agent, &base, &out, NULL), CW_OK);
+	assert_string_equal(vars_get(&out, "certname"), "top.example.com");
+	assert_string_equal(vars_get(&out, "server"), "puppet.example.com");
+	vars_done(&out);
+	vars_init(&out);
+	struct cw_error e = {0};
+	assert_int_equal(puppetconf_parse("[main\ncertname=x\n", server, &base, &out, &e), CW_ECONFIG);
+	assert_non_null(strstr(e.msg, "line 1"));
+	vars_done(&out);
+	vars_done(&base);
+}
+
+static void test_discover(void **state)
+{
+	(void)state;
+	struct facts f;
+	struct cw_error e = {0};
+	if (facts_discover(root, debian, &f, &e) != CW_OK)
+		fail_msg("%s", e.msg);
+	assert_string_equal(vars_get(&f.vars, "certname"), "primary.example.com");
+	assert_string_equal(vars_get(&f.vars, "ssldir"), "/srv/puppet/ssl-main");
+	assert_string_equal(vars_get(&f.vars, "cadir"), "/etc/puppet/puppetserver/ca");
+	assert_string_equal(f.puppet_version, "7.23.0");
+	assert_int_equal(f.puppet_major, 7);
+	assert_true(f.autosign);
+	assert_int_equal(f.allow_subject_alt_names, 1);
+	assert_true(f.has_hostcert);
+	/* union of puppet.conf and the certificate, with a warning that they differ */
+	assert_string_equal(vars_get(&f.vars, "dns_alt_names"), "puppet,puppet.example.com,old-name.example.com");
+	bool warned = false;
+	for (size_t i = 0; f.warnings && f.warnings[i]; i++)
+		warned = warned || strstr(f.warnings[i], "dns_alt_names differ");
+	assert_true(warned);
+	facts_done(&f);
+}
+
+static void test_detect(void **state)
+{
+	(void)state;
+	struct profile *list[] = {debian};
+	char *why = NULL;
+	assert_ptr_equal(profile_detect(root, list, 1, &why), debian);
+	assert_non_null(strstr(why, "Puppet 7.23.0"));
+	free(why);
+	char *empty = test_tmpdir();
+	assert_null(profile_detect(empty, list, 1, &why));
+	assert_non_null(strstr(why, "missing"));
+	free(why);
+	test_rmrf(empty);
+	free(empty);
+}
 
 int main(void)
 {
-	const struct CMUnitTest tests[] = { cmocka_unit_test(test_pending) };
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_puppetconf_sections),
+		cmocka_unit_test(test_discover),
+		cmocka_unit_test(test_detect),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
 }

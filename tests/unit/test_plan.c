@@ -1,10 +1,267 @@
-/* test_plan.c: unit tests for core/plan (being written: skipped until then). */
+/* test_plan.c: procedures expanded into concrete, validated steps. */
 #include "testutil.h"
 
-static void test_pending(void **state) { (void)state; skip(); }
+#include "config.h"
+#include "plan.h"
+#include "util.h"
+
+static struct profile *load_profile(const char *name)
+{
+	char *rel = xasprintf("profiles/%s.cfg", name);
+	char *path = config_find(CW_TEST_SRCDIR, rel);
+	struct profile *p = NULL;
+	struct cw_error e = {0};
+	if (!path || profile_load(path, &p, &e) != CW_OK)
+		fail_msg("%s: %s", name, e.msg);
+	free(rel);
+	free(path);
+	return p;
+}
+
+static struct procedure *load_proc(const char *name)
+{
+	char *rel = xasprintf("procedures/%s.cfg", name);
+	char *path = config_find(CW_TEST_SRCDIR, rel);
+	struct procedure *p = NULL;
+	struct cw_error e = {0};
+	if (!path || procedure_load(path, &p, &e) != CW_OK)
+		fail_msg("%s: %s:%d %s", name, e.file, e.line, e.msg);
+	free(rel);
+	free(path);
+	return p;
+}
+
+struct fixture {
+	struct profile *profile;
+	struct procedure *proc;
+	struct facts facts;
+	struct site site;
+	char **agents;
+	struct plan *plan;
+};
+
+static void fixture_init(struct fixture *fx, const char *profile, const char *proc)
+{
+	memset(fx, 0, sizeof *fx);
+	fx->profile = load_profile(profile);
+	fx->proc = load_proc(proc);
+	vars_copy(&fx->facts.vars, &fx->profile->vars);
+	vars_set(&fx->facts.vars, "certname", "puppet.example.com");
+	vars_set(&fx->facts.vars, "dns_alt_names", "puppet,puppet.example.com");
+	fx->facts.allow_subject_alt_names = 1;
+	site_init(&fx->site);
+}
+
+static void fixture_done(struct fixture *fx)
+{
+	plan_free(fx->plan);
+	strv_free(fx->agents);
+	site_done(&fx->site);
+	vars_done(&fx->facts.vars);
+	procedure_free(fx->proc);
+	profile_free(fx->profile);
+}
+
+static cw_status build(struct fixture *fx, struct cw_error *e)
+{
+	struct plan_input in = {.proc = fx->proc, .profile = fx->profile, .facts = &fx->facts, .site = &fx->site,
+				.agents = fx->agents};
+	plan_free(fx->plan);
+	fx->plan = NULL;
+	return plan_build(&in, &fx->plan, e);
+}
+
+static const struct plan_step *step(const struct plan *p, const char *id)
+{
+	for (size_t i = 0; i < p->nsteps; i++)
+		if (strcmp(p->steps[i].id, id) == 0)
+			return &p->steps[i];
+	return NULL;
+}
+
+static void assert_argv(char **argv, const char *expected)
+{
+	char *got = argv_display(argv);
+	if (strcmp(got, expected) != 0)
+		fail_msg("argv '%s', expected '%s'", got, expected);
+	free(got);
+}
+
+static void test_agent_two_hosts(void **state)
+{
+	(void)state;
+	struct fixture fx;
+	fixture_init(&fx, "oss-debian", "agent");
+	fx.agents = strv_split("a1.example.com,a2.example.com", ',');
+	struct cw_error e = {0};
+	if (build(&fx, &e))
+		fail_msg("%s", e.msg);
+	const struct plan *p = fx.plan;
+	assert_int_equal(p->nhosts, 3);
+	assert_int_equal(p->nsteps, 1 + 2 + 2 + 8 * 2);
+	const struct plan_step *s = step(p, "ca-clean@a2.example.com");
+	assert_non_null(s);
+	assert_int_equal(s->host, 0); /* runs on the CA */
+	assert_true(s->destructive);
+	assert_string_equal(s->confirm, "a2.example.com");
+	assert_argv(s->argv, "puppetserver ca clean --certname a2.example.com");
+	assert_int_equal(s->nok, 2);
+	s = step(p, "agent-delete-ssl@a1.example.com");
+	assert_int_equal(s->host, 1);
+	assert_argv(s->argv, "rm -rf -- /var/lib/puppet/ssl");
+	s = step(p, "agent-request@a1.example.com");
+	assert_argv(s->argv, "puppet ssl submit_request --certname a1.example.com"); /* no alt names: group dropped */
+	assert_int_equal(s->nok, 1);
+	s = step(p, "ca-sign@a1.example.com");
+	assert_int_equal(s->nrequire, 1);
+	assert_int_equal(s->require[0].host, 0);
+	assert_int_equal(s->require[0].other_host, 1);
+	assert_string_equal(s->require[0].other, "/var/lib/puppet/ssl/certificate_requests/a1.example.com.pem");
+	s = step(p, "agent-stop@a2.example.com");
+	assert_int_equal(s->kind, STEP_SERVICE);
+	assert_string_equal(s->services[0], "puppet");
+	/* every backup precedes every destructive step */
+	size_t last_backup = 0, first_destructive = p->nsteps;
+	for (size_t i = 0; i < p->nsteps; i++) {
+		if (p->steps[i].kind == STEP_BACKUP)
+			last_backup = i;
+		if (p->steps[i].destructive && i < first_destructive)
+			first_destructive = i;
+	}
+	assert_true(last_backup < first_destructive);
+	struct strbuf sb;
+	strbuf_init(&sb);
+	plan_format(p, &sb);
+	assert_non_null(strstr(sb.buf, "$ puppetserver ca sign --certname a2.example.com"));
+	assert_non_null(strstr(sb.buf, "'a1.example.com' to run it"));
+	strbuf_done(&sb);
+	fixture_done(&fx);
+}
+
+static void test_agent_options(void **state)
+{
+	(void)state;
+	struct fixture fx;
+	fixture_init(&fx, "oss-debian", "agent");
+	fx.agents = strv_split("a1.example.com,win.example.com", ',');
+	fx.site.autosign = true;
+	fx.site.hosts = xcalloc(2, sizeof *fx.site.hosts);
+	fx.site.nhosts = 2;
+	fx.site.hosts[0] = (struct host_cfg){.name = xstrdup("a1.example.com"), .address = xstrdup("127.0.0.11"),
+					     .dns_alt_names = strv_split("a1,a1.internal", ','), .sudo = -1};
+	fx.site.hosts[1] = (struct host_cfg){.name = xstrdup("win.example.com"), .os = xstrdup("windows"), .sudo = -1};
+	struct cw_error e = {0};
+	if (build(&fx, &e))
+		fail_msg("%s", e.msg);
+	const struct plan *p = fx.plan;
+	assert_null(step(p, "ca-sign@a1.example.com")); /* autosign: no signing step */
+	assert_argv(step(p, "agent-request@a1.example.com")->argv,
+		    "puppet ssl submit_request --certname a1.example.com --dns_alt_names a1,a1.internal");
+	assert_string_equal(p->hosts[1].address, "127.0.0.11");
+	const struct plan_step *w = step(p, "agent-delete-ssl@win.example.com");
+	assert_int_equal(w->kind, STEP_MANUAL);
+	assert_non_null(strstr(w->manual, "Administrator confdir"));
+	w = step(p, "agent-request@win.example.com");
+	assert_int_equal(w->kind, STEP_MANUAL);
+	assert_non_null(strstr(w->manual, "puppet ssl submit_request --certname win.example.com"));
+	fixture_done(&fx);
+}
+
+static void test_refusals(void **state)
+{
+	(void)state;
+	struct fixture fx;
+	fixture_init(&fx, "oss-debian", "agent");
+	struct cw_error e = {0};
+	assert_int_equal(build(&fx, &e), CW_EINVAL);
+	assert_non_null(strstr(e.msg, "needs at least one agent"));
+	fx.agents = strv_split("puppet.example.com", ',');
+	assert_int_equal(build(&fx, &e), CW_EINVAL);
+	assert_non_null(strstr(e.msg, "'primary' procedure"));
+	strv_free(fx.agents);
+	fx.agents = strv_split("ok.example.com,ok.example.com", ',');
+	assert_int_equal(build(&fx, &e), CW_EINVAL);
+	assert_non_null(strstr(e.msg, "listed twice"));
+	strv_free(fx.agents);
+	fx.agents = NULL;
+	strv_push(&fx.agents, "x;reboot");
+	assert_int_equal(build(&fx, &e), CW_EINVAL);
+	assert_non_null(strstr(e.msg, "character ';'"));
+	strv_free(fx.agents);
+	fx.agents = strv_split("ok.example.com", ',');
+	vars_set(&fx.site.vars, "ssldir", "/");
+	assert_int_equal(build(&fx, &e), CW_EINVAL);
+	assert_non_null(strstr(e.msg, "ssldir"));
+	assert_non_null(strstr(e.msg, "too close to /"));
+	fixture_done(&fx);
+}
+
+static void test_legacy_dialect(void **state)
+{
+	(void)state;
+	struct fixture fx;
+	fixture_init(&fx, "oss-aio-5", "agent");
+	fx.agents = strv_split("a1.example.com", ',');
+	struct cw_error e = {0};
+	if (build(&fx, &e))
+		fail_msg("%s", e.msg);
+	assert_argv(step(fx.plan, "ca-clean@a1.example.com")->argv, "puppet cert clean a1.example.com");
+	assert_argv(step(fx.plan, "ca-sign@a1.example.com")->argv, "puppet cert sign a1.example.com");
+	assert_int_equal(step(fx.plan, "agent-request@a1.example.com")->nok, 2);
+	fixture_done(&fx);
+}
+
+static void test_primary_alt_names_and_blocker(void **state)
+{
+	(void)state;
+	struct fixture fx;
+	fixture_init(&fx, "oss-debian", "primary");
+	struct cw_error e = {0};
+	if (build(&fx, &e))
+		fail_msg("%s", e.msg);
+	const struct plan_step *g = step(fx.plan, "primary-generate");
+	assert_argv(g->argv, "puppetserver ca generate --certname puppet.example.com --subject-alt-names "
+			     "puppet,puppet.example.com --ca-client");
+	assert_int_equal(strv_len(g->verify[0].san), 2);
+	assert_null(step(fx.plan, "primary-clean-legacy")); /* modern: that step has no command */
+	assert_null(fx.plan->blockers);
+	fx.facts.allow_subject_alt_names = 0;
+	if (build(&fx, &e))
+		fail_msg("%s", e.msg);
+	assert_non_null(fx.plan->blockers);
+	assert_non_null(strstr(fx.plan->blockers[0], "allow-subject-alt-names: true"));
+	assert_non_null(strstr(fx.plan->blockers[0], "/etc/puppet/puppetserver/conf.d/ca.conf"));
+	fixture_done(&fx);
+}
+
+static void test_oss_ca_includes_agent_phase(void **state)
+{
+	(void)state;
+	struct fixture fx;
+	fixture_init(&fx, "oss-debian", "oss-ca");
+	fx.agents = strv_split("a1.example.com", ',');
+	struct cw_error e = {0};
+	if (build(&fx, &e))
+		fail_msg("%s", e.msg);
+	assert_non_null(step(fx.plan, "agent-fetch@a1.example.com"));
+	assert_argv(step(fx.plan, "ca-clear-ssl")->argv, "find /var/lib/puppet/ssl -mindepth 1 -delete");
+	assert_null(step(fx.plan, "puppetdb-ssl-setup")); /* when = puppetdb */
+	fx.site.puppetdb = true;
+	if (build(&fx, &e))
+		fail_msg("%s", e.msg);
+	assert_non_null(step(fx.plan, "puppetdb-ssl-setup"));
+	fixture_done(&fx);
+}
 
 int main(void)
 {
-	const struct CMUnitTest tests[] = { cmocka_unit_test(test_pending) };
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_agent_two_hosts),
+		cmocka_unit_test(test_agent_options),
+		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_legacy_dialect),
+		cmocka_unit_test(test_primary_alt_names_and_blocker),
+		cmocka_unit_test(test_oss_ca_includes_agent_phase),
+	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
