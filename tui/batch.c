@@ -121,6 +121,13 @@ int batch_run(const struct wizard_opts *o)
 		wizard_free(w);
 		return fail(&err);
 	}
+	if (w->site.root) {
+		/* Facts read from a stand-in root must never drive commands on the real host. */
+		fprintf(stderr, "certwiz: --root is for certwiz plan only: a run acts on this host's real files; "
+				"nothing was changed\n");
+		wizard_free(w);
+		return 2;
+	}
 	const struct plan *p = w->plan;
 	if (p->blockers) {
 		for (size_t i = 0; p->blockers[i]; i++)
@@ -181,7 +188,7 @@ int batch_run(const struct wizard_opts *o)
 		cw_status st = exec_run_step(ex, i, site->confirm_destructive, &err);
 		const struct step_result *r = exec_result(ex, i);
 		if (r->state == STEP_HOST_FAILED) {
-			printf("\n[%zu/%zu] %s\n        => not run: %s\n", i + 1, p->nsteps, s->title, r->detail);
+			printf("\n[%zu/%zu] %s\n        => %s\n", i + 1, p->nsteps, s->title, r->detail);
 			continue;
 		}
 		if (st) {

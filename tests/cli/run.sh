@@ -1,3 +1,68 @@
 #!/bin/sh
-# being written
-exit 77
+# tests/cli/run.sh: what a person sees at the command line: exit codes and messages.
+# Run by `make check` with CERTWIZ (the binary) and SRCDIR (the source tree) set.
+set -u
+: "${CERTWIZ:?}" "${SRCDIR:?}"
+root="$SRCDIR/tests/cli/root"
+tmp=$(mktemp -d /tmp/certwiz-cli.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+fails=0 passes=0
+
+# expect CODE TEXT -- ARGS...: exit code CODE and TEXT somewhere in stdout+stderr.
+expect() {
+  code=$1 text=$2
+  shift 3
+  "$CERTWIZ" "$@" >"$tmp/out" 2>&1
+  rc=$?
+  if [ "$rc" -ne "$code" ] || ! grep -qF -- "$text" "$tmp/out"; then
+    echo "FAIL: certwiz $* -> exit $rc (want $code), output:"
+    sed 's/^/    /' "$tmp/out" | head -20
+    echo "    (wanted the text: $text)"
+    fails=$((fails + 1))
+  else
+    passes=$((passes + 1))
+  fi
+}
+
+base="--profile oss-debian --root $root --journal-dir $tmp/runs --backup-dir $tmp/backups"
+
+expect 0 "Usage: certwiz" -- --help
+expect 0 "Exit codes:" -- --help
+expect 0 "certwiz 0." -- --version
+expect 2 "unknown option '--frobnicate'" -- plan --frobnicate
+expect 2 "option --procedure needs a value" -- plan --procedure
+expect 2 "unknown command 'frob'" -- frob
+expect 2 "unexpected argument 'extra'" -- plan extra
+expect 2 "unknown procedure 'nope': choose one of agent" -- plan -p nope $base
+expect 2 "unknown profile 'pe-9': choose one of" -- plan -p agent -P pe-9 --root "$root"
+expect 2 "the agent procedure needs at least one agent" -- plan -p agent $base
+expect 2 "certname 'bad;name' has the character ';'" -- plan -p agent -a 'bad;name' $base
+expect 2 "certname 'Web1.example.com' has upper-case letters" -- plan -p agent -a Web1.example.com $base
+expect 2 "alt name '*.example.com' is a wildcard" -- plan -p primary -d '*.example.com' $base
+expect 2 "regenerate its certificate with the 'primary' procedure" -- plan -p agent -a puppet.example.com $base
+expect 0 '$ puppetserver ca clean --certname web1.example.com' -- plan -p agent -a web1.example.com $base
+expect 0 "CA server  puppet.example.com (this host)" -- plan -p agent -a web1.example.com $base
+expect 0 "alt names  puppet,puppet.example.com" -- plan -p primary $base
+expect 0 "--subject-alt-names puppet,puppet.example.com --ca-client" -- plan -p primary $base
+expect 0 "Regenerate the CA and all certificates" -- list
+printf 'web1.example.com\n# comment\nweb2.example.com\n' >"$tmp/agents"
+expect 0 "ca clean --certname web2.example.com" -- plan -p agent -A "$tmp/agents" $base
+printf 'web1.example.com\nweb 2\n' >"$tmp/badagents"
+expect 2 "badagents:2: expected one agent certname per line" -- plan -p agent -A "$tmp/badagents" $base
+
+# Batch: answers files are checked before anything runs.
+expect 2 "run needs --answers FILE" -- run
+printf 'procedure = "agent";\nagents = ["web1.example.com";\nconfirm_destructive = true;\n' >"$tmp/syntax.cfg"
+expect 3 "syntax.cfg:2: syntax error" -- run --answers "$tmp/syntax.cfg" $base
+printf 'procedure = "agent";\nagents = ["web1.example.com"];\n' >"$tmp/ok.cfg"
+expect 2 "--root is for certwiz plan only" -- run --answers "$tmp/ok.cfg" $base
+printf 'procedure = "agent";\nagents = ["web1.example.com"];\nconfirm_destructiv = true;\n' >"$tmp/typo.cfg"
+expect 3 "typo.cfg:3: unknown setting 'confirm_destructiv'" -- run --answers "$tmp/typo.cfg" $base
+printf 'procedure = "agent";\nagents = ["web1.example.com", "$(reboot)"];\n' >"$tmp/inject.cfg"
+expect 3 "inject.cfg:2: agent certname '\$(reboot)' has the character '\$'" -- run --answers "$tmp/inject.cfg" $base
+printf 'procedure = "primary";\nvars = { ssldir = "/"; };\n' >"$tmp/root.cfg"
+expect 2 "ssldir: path '/' is too close to /" -- run --answers "$tmp/root.cfg" $base
+[ ! -e "$tmp/runs" ] || { echo "FAIL: a refused run left $tmp/runs behind"; fails=$((fails + 1)); }
+
+echo "$passes passed, $fails failed"
+[ "$fails" -eq 0 ]

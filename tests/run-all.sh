@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# tests/run-all.sh: the whole test suite, from a clean clone on Debian 12, as root:
+# dependencies, a -Werror build, unit + golden + CLI + screen tests, the unit tests again
+# under ASan/UBSan, then the integration tests against a real Puppet sandbox.
+# CERTWIZ_SKIP_INTEGRATION=1 stops after the fast tiers.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+jobs=$(nproc 2>/dev/null || echo 2)
+stage() { printf '\n==== %s  (at %ss)\n' "$1" "$SECONDS"; }
+show_logs() { # on failure, print what automake's harness kept
+  find "$1" -name '*.log' -path '*tests*' -newer "$top/configure" 2>/dev/null |
+    while read -r f; do grep -qE '^(FAIL|ERROR)' "${f%.log}.trs" 2>/dev/null && { echo "---- $f"; tail -n 80 "$f"; }; done
+  return 1
+}
+
+stage "dependencies"
+scripts/install-deps
+
+stage "build with -Werror"
+./autogen.sh >/dev/null
+mkdir -p build/ci
+(cd build/ci && ../../configure --enable-werror >/dev/null && make -j"$jobs" >/dev/null)
+
+stage "unit, golden, CLI and screen tests"
+make -C build/ci -j"$jobs" check || show_logs build/ci
+
+stage "unit tests under AddressSanitizer and UndefinedBehaviorSanitizer"
+mkdir -p build/asan
+(cd build/asan && ../../configure --enable-asan >/dev/null && make -j"$jobs" >/dev/null)
+ASAN_OPTIONS=detect_leaks=1 make -C build/asan -j"$jobs" check-unit || show_logs build/asan
+
+if [ "${CERTWIZ_SKIP_INTEGRATION:-}" = 1 ]; then
+  echo "integration tests skipped (CERTWIZ_SKIP_INTEGRATION=1)"
+else
+  stage "integration tests: real puppetserver, agents and sshd in the sandbox"
+  tests/integration/run.sh "$top/build/ci/certwiz"
+fi
+printf '\nall tests passed in %ss\n' "$SECONDS"
