@@ -1,4 +1,31 @@
-/* check.h */
+/* check.h: pre-flight checks before a run, and the expiry watch behind `certwiz check`:
+ * each item is ok, warn or fail, says what was found and, when not ok, the fix. */
 #ifndef CW_CHECK_H
 #define CW_CHECK_H
+
+#include "error.h"
+#include "wizard.h"
+
+enum check_level { LEVEL_OK, LEVEL_WARN, LEVEL_FAIL };
+const char *check_level_str(enum check_level l);
+
+struct check_item {
+	char *name;
+	enum check_level level;
+	char *found;   /* what was seen */
+	char *fix;     /* the exact thing to do, when not ok (NULL when ok) */
+};
+
+struct check_report {
+	struct check_item *items;
+	size_t n;
+	enum check_level worst;
+};
+
+/* Run every check for this host. within_days: certificates expiring sooner warn.
+ * now: the time to judge expiry by (0: the clock). */
+cw_status checks_run(struct wizard *w, int within_days, long now, struct check_report *out,
+		     struct cw_error *err);
+void check_report_done(struct check_report *r);
+
 #endif

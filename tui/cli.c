@@ -8,6 +8,7 @@
 
 #include "autoconfig.h"
 #include "batch.h"
+#include "check.h"
 #include "error.h"
 #include "plan.h"
 #include "util.h"
@@ -26,6 +27,7 @@ static const char usage[] =
 	"  plan              print the checklist of a procedure; changes nothing\n"
 	"  run               run a procedure without a screen (batch), from --answers FILE\n"
 	"  list              list procedures and profiles\n"
+	"  check             pre-flight and expiry checks of this host (for people and monitoring)\n"
 	"\n"
 	"Options:\n"
 	"  -p, --procedure NAME      agent, primary, oss-ca, pe-monolithic, pe-split\n"
@@ -44,6 +46,7 @@ static const char usage[] =
 	"      --backup-dir DIR      where backups go (default /var/lib/certwiz/backups)\n"
 	"      --journal-dir DIR     where run journals and reports go (default /var/lib/certwiz/runs)\n"
 	"      --root DIR            read this host's files under DIR instead of / (testing)\n"
+	"      --within DAYS         check: warn about certificates expiring within DAYS (default 30)\n"
 	"  -h, --help                this text\n"
 	"  -V, --version             the version\n"
 	"\n"
@@ -52,6 +55,7 @@ static const char usage[] =
 	"  4  I/O error        5  a step or its verification failed\n"
 	"  6  cancelled        7  SSH: connection, authentication or host key\n"
 	"  8  no verified backup (destructive steps refused)    9  another run holds the lock\n"
+	"  certwiz check: 0 all ok, 1 warnings, 2 failures (as monitoring plugins do)\n"
 	"\n"
 	"Examples:\n"
 	"  certwiz plan --procedure agent --agents web1.example.com,web2.example.com\n"
@@ -60,7 +64,7 @@ static const char usage[] =
 	"  certwiz run --answers answers.cfg\n";
 
 enum { OPT_PUPPETDB = 256, OPT_CONSOLE, OPT_CONFIG, OPT_DATADIR, OPT_OPERATOR, OPT_ROOT,
-       OPT_BACKUP_DIR, OPT_JOURNAL_DIR };
+       OPT_BACKUP_DIR, OPT_JOURNAL_DIR, OPT_WITHIN };
 
 static const struct option long_opts[] = {
 	{"procedure", required_argument, NULL, 'p'},
@@ -78,6 +82,7 @@ static const struct option long_opts[] = {
 	{"root", required_argument, NULL, OPT_ROOT},
 	{"backup-dir", required_argument, NULL, OPT_BACKUP_DIR},
 	{"journal-dir", required_argument, NULL, OPT_JOURNAL_DIR},
+	{"within", required_argument, NULL, OPT_WITHIN},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -132,9 +137,31 @@ static int cmd_plan(struct wizard_opts *o)
 	return 0;
 }
 
+static int cmd_check(struct wizard_opts *o, int within)
+{
+	struct cw_error err = {0};
+	struct wizard *w;
+	if (wizard_open(o, &w, &err))
+		return fail(&err);
+	struct check_report r;
+	checks_run(w, within, 0, &r, &err);
+	printf("certwiz check: %s (%s), certificates expiring within %d days warn\n",
+	       vars_get(&w->facts.vars, "certname"), w->profile->name, within);
+	for (size_t i = 0; i < r.n; i++) {
+		printf("%-4s %-20s %s\n", check_level_str(r.items[i].level), r.items[i].name, r.items[i].found);
+		if (r.items[i].fix)
+			printf("     %-20s fix: %s\n", "", r.items[i].fix);
+	}
+	int rc = r.worst == LEVEL_OK ? 0 : r.worst == LEVEL_WARN ? 1 : 2;
+	check_report_done(&r);
+	wizard_free(w);
+	return rc;
+}
+
 int cli_main(int argc, char **argv)
 {
 	struct wizard_opts o = {0};
+	int within = 30;
 	const char *cmd = NULL;
 	if (argc > 1 && argv[1][0] != '-') {
 		cmd = argv[1];
@@ -160,6 +187,16 @@ int cli_main(int argc, char **argv)
 		case OPT_ROOT: o.root = optarg; break;
 		case OPT_BACKUP_DIR: o.backup_dir = optarg; break;
 		case OPT_JOURNAL_DIR: o.journal_dir = optarg; break;
+		case OPT_WITHIN: {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			if (*end || v < 0 || v > 36500) {
+				fprintf(stderr, "certwiz: --within takes a number of days (0 to 36500), not '%s'\n", optarg);
+				return EXIT_USAGE;
+			}
+			within = (int)v;
+			break;
+		}
 		case 'h': fputs(usage, stdout); return 0;
 		case 'V': printf("certwiz %s\n", PACKAGE_VERSION); return 0;
 		case ':':
@@ -180,8 +217,10 @@ int cli_main(int argc, char **argv)
 		return cmd_plan(&o);
 	if (strcmp(cmd, "list") == 0)
 		return cmd_list(&o);
+	if (strcmp(cmd, "check") == 0)
+		return cmd_check(&o, within);
 	if (strcmp(cmd, "run") == 0)
 		return batch_run(&o);
-	fprintf(stderr, "certwiz: unknown command '%s': use plan, run or list (certwiz --help)\n", cmd);
+	fprintf(stderr, "certwiz: unknown command '%s': use plan, run, check or list (certwiz --help)\n", cmd);
 	return EXIT_USAGE;
 }

@@ -50,6 +50,10 @@ expect 0 "ca clean --certname web2.example.com" -- plan -p agent -A "$tmp/agents
 printf 'web1.example.com\nweb 2\n' >"$tmp/badagents"
 expect 2 "badagents:2: expected one agent certname per line" -- plan -p agent -A "$tmp/badagents" $base
 
+expect 1 "WARN CA certificate" -- check $base
+expect 1 "fix: run certwiz on the CA server" -- check $base
+expect 2 "--within takes a number of days" -- check --within soon $base
+
 # Batch: answers files are checked before anything runs.
 expect 2 "run needs --answers FILE" -- run
 printf 'procedure = "agent";\nagents = ["web1.example.com";\nconfirm_destructive = true;\n' >"$tmp/syntax.cfg"

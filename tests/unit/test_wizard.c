@@ -1,10 +1,165 @@
-/* test_wizard.c: unit tests for core/wizard (being written: skipped until then). */
+/* test_wizard.c: a session set up from a fake host, and the pre-flight/expiry checks on it. */
 #include "testutil.h"
 
-static void test_pending(void **state) { (void)state; skip(); }
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "check.h"
+#include "util.h"
+#include "wizard.h"
+
+static char *root, *work;
+
+static void run(char *const argv[])
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_WRONLY);
+		dup2(devnull, 1);
+		dup2(devnull, 2);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	int st;
+	waitpid(pid, &st, 0);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+static char *put(const char *rel, const char *text)
+{
+	char *p = path_join(root, rel);
+	char *d = xstrdup(p);
+	*strrchr(d, '/') = '\0';
+	assert_int_equal(mkdir_p(d, 0755, NULL), CW_OK);
+	if (text)
+		test_write(p, text);
+	free(d);
+	return p;
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	root = test_tmpdir();
+	work = test_tmpdir();
+	free(put("usr/lib/ruby/vendor_ruby/puppet/version.rb", "PUPPETVERSION = '7.23.0'\n"));
+	free(put("etc/puppet/puppet.conf", "[server]\ncertname = primary.example.com\ndns_alt_names = puppet\n"));
+	free(put("etc/puppet/puppetserver/conf.d/ca.conf", "certificate-authority: {\n}\n"));
+	/* A CA valid for 10 more days, and a host certificate from it with an extra alt name. */
+	char *ca = put("etc/puppet/puppetserver/ca/ca_crt.pem", NULL);
+	char *cakey = xasprintf("%s/ca_key.pem", work);
+	char *const mkca[] = {"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", cakey, "-out", ca,
+			      "-days", "10", "-subj", "/CN=Puppet CA: primary.example.com", NULL};
+	run(mkca);
+	char *key = xasprintf("%s/host_key.pem", work), *csr = xasprintf("%s/host.csr", work);
+	char *const mkcsr[] = {"openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
+			       "-subj", "/CN=primary.example.com", NULL};
+	run(mkcsr);
+	char *cert = put("var/lib/puppet/ssl/certs/primary.example.com.pem", NULL);
+	char *ext = xasprintf("%s/ext.cnf", work);
+	test_write(ext, "subjectAltName=DNS:primary.example.com,DNS:puppet,DNS:puppet.example.com\n");
+	char *const sign[] = {"openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", cakey, "-CAcreateserial",
+			      "-out", cert, "-days", "5", "-extfile", ext, NULL};
+	run(sign);
+	free(ext);
+	free(ca);
+	free(cakey);
+	free(key);
+	free(csr);
+	free(cert);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	test_rmrf(root);
+	test_rmrf(work);
+	free(root);
+	free(work);
+	return 0;
+}
+
+static struct wizard *open_wizard(const char *procedure)
+{
+	char *backups = xasprintf("%s/backups", work), *runs = xasprintf("%s/runs", work);
+	struct wizard_opts o = {.datadir = CW_TEST_SRCDIR, .root = root, .profile = "auto", .procedure = procedure,
+				.backup_dir = backups, .journal_dir = runs, .config_path = "/dev/null"};
+	struct wizard *w = NULL;
+	struct cw_error e = {0};
+	if (wizard_open(&o, &w, &e) != CW_OK)
+		fail_msg("%s", e.msg);
+	free(backups);
+	free(runs);
+	return w;
+}
+
+static void test_session(void **state)
+{
+	(void)state;
+	struct wizard *w = open_wizard("primary");
+	assert_string_equal(w->profile->name, "oss-debian"); /* detected from the fake root */
+	assert_string_equal(vars_get(&w->facts.vars, "certname"), "primary.example.com");
+	assert_true(w->facts.has_ca);
+	struct cw_error e = {0};
+	assert_int_equal(wizard_build_plan(w, &e), CW_OK);
+	/* the plan keeps the alt name only the certificate had */
+	assert_string_equal(vars_get(&w->plan->hosts[0].vars, "dns_alt_names"), "puppet,puppet.example.com");
+	/* ca.conf lacks allow-subject-alt-names: the plan is blocked and says how to fix it */
+	assert_non_null(w->plan->blockers);
+	assert_non_null(strstr(w->plan->blockers[0], "allow-subject-alt-names: true"));
+	assert_int_equal(wizard_set_certname(w, "Bad Name", &e), CW_EINVAL);
+	assert_int_equal(wizard_set_alt_names(w, "puppet,x y", &e), CW_EINVAL);
+	assert_int_equal(wizard_set_agents(w, "a1.example.com,a2.example.com", &e), CW_OK);
+	assert_int_equal(wizard_choose_procedure(w, "../etc/passwd", &e), CW_EINVAL);
+	assert_int_equal(wizard_choose_procedure(w, "agent", &e), CW_OK);
+	assert_int_equal(wizard_build_plan(w, &e), CW_OK);
+	assert_int_equal(w->plan->nhosts, 3);
+	wizard_free(w);
+}
+
+static const struct check_item *item(const struct check_report *r, const char *name)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (strcmp(r->items[i].name, name) == 0)
+			return &r->items[i];
+	fail_msg("no check '%s'", name);
+	return NULL;
+}
+
+static void test_checks_expiry(void **state)
+{
+	(void)state;
+	struct wizard *w = open_wizard(NULL);
+	struct check_report r;
+	struct cw_error e = {0};
+	assert_int_equal(checks_run(w, 30, 0, &r, &e), CW_OK);
+	assert_int_equal(item(&r, "CA certificate")->level, LEVEL_WARN); /* 10 days < 30 */
+	assert_non_null(strstr(item(&r, "CA certificate")->found, "in 9 days"));
+	assert_non_null(strstr(item(&r, "CA certificate")->fix, "--procedure oss-ca"));
+	assert_int_equal(item(&r, "host certificate")->level, LEVEL_WARN);
+	assert_int_equal(item(&r, "alt names allowed")->level, LEVEL_WARN);
+	assert_non_null(strstr(item(&r, "alt names allowed")->fix, "HTTP 409"));
+	assert_true(r.worst >= LEVEL_WARN);
+	check_report_done(&r);
+	assert_int_equal(checks_run(w, 3, 0, &r, &e), CW_OK);
+	assert_int_equal(item(&r, "CA certificate")->level, LEVEL_OK);
+	check_report_done(&r);
+	/* Twenty days from now both have expired. */
+	assert_int_equal(checks_run(w, 30, (long)time(NULL) + 20 * 86400, &r, &e), CW_OK);
+	assert_int_equal(item(&r, "CA certificate")->level, LEVEL_FAIL);
+	assert_non_null(strstr(item(&r, "host certificate")->found, "expired"));
+	assert_int_equal(r.worst, LEVEL_FAIL);
+	check_report_done(&r);
+	wizard_free(w);
+}
 
 int main(void)
 {
-	const struct CMUnitTest tests[] = { cmocka_unit_test(test_pending) };
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_session),
+		cmocka_unit_test(test_checks_expiry),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
 }
