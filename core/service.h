@@ -4,6 +4,7 @@
 #ifndef CW_SERVICE_H
 #define CW_SERVICE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "error.h"
@@ -49,14 +50,26 @@ struct service_ctx {
 	const struct service_backend *backend;
 	const char *address;            /* where its port is reached from here (default 127.0.0.1) */
 	const char *ca_bundle_path;     /* on the host; to judge cert_current (may be NULL) */
-	int timeout_s;                  /* how long a stop/start may take to show in the real state */
+	int timeout_s;                  /* how long a stop/start may take to show in the real state
+					 * (0: 180 s); the control command gets the same time */
 	output_fn out;                  /* output of control commands (may be NULL) */
 	void *out_ctx;
+	/* Added: may be NULL. Once *cancel is true (set from any thread), a stop/start in progress
+	 * ends soon with CW_ECANCEL: its control command is cancelled (runner_cancel) and the wait
+	 * for the real state stops. */
+	const atomic_bool *cancel;
 };
 
 cw_status service_query(const struct service_ctx *c, const struct service_def *def,
 			struct service_status *st, struct cw_error *err);
-/* Stop/start, then wait until the real state agrees (or fail with what was seen). */
+/* Stop/start, then wait until the real state agrees (or fail with what was seen).
+ * (Clarified:) the real state is polled every 250 ms until timeout_s. "Agrees" for a start
+ * means every check that applies says up: pid alive (pidfile) and port answering (port), or
+ * the status command says running when the service has neither. A control command that exits
+ * 0 while the state does not agree is CW_EVERIFY ("X reported success but S is still running
+ * (pid N)"); one that fails is CW_EEXEC unless the state agrees within 2 s anyway, which is
+ * CW_OK with a "note: ..." in st->detail. st is filled with the last state seen in every case.
+ * service_query: the status command is used only when neither pidfile nor port is defined. */
 cw_status service_stop(const struct service_ctx *c, const struct service_def *def,
 		       struct service_status *st, struct cw_error *err);
 cw_status service_start(const struct service_ctx *c, const struct service_def *def,

@@ -1,2 +1,1081 @@
-/* x509.c: (being written) */
-#include <stddef.h>
+/* x509.c: certificates, requests, keys and CRLs with OpenSSL 3; fetching the certificate a TLS port serves. */
+#include "x509.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
+
+#include "util.h"
+
+/* ---- small helpers ---- */
+
+/* Never let OpenSSL prompt on the terminal for a passphrase (the wizard owns the terminal):
+ * refuse, and note that one was asked for. */
+static int no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+	if (u)
+		*(bool *)u = true;
+	return -1;
+}
+
+/* The reason of the oldest queued OpenSSL error (the cause; later ones are wrappers such as
+ * "ASN1 lib"), in words, or a fallback. Clears the queue. */
+static const char *ssl_reason(char *buf, size_t size)
+{
+	unsigned long e = ERR_peek_error();
+	const char *r = e ? ERR_reason_error_string(e) : NULL;
+	snprintf(buf, size, "%s", r ? r : "unknown OpenSSL error");
+	ERR_clear_error();
+	return buf;
+}
+
+static bool last_error_is_no_start_line(void)
+{
+	unsigned long e = ERR_peek_last_error();
+	return ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE;
+}
+
+static cw_status check_input(const char *what, const char *pem, size_t len, struct cw_error *err)
+{
+	if (!pem || len == 0)
+		return cw_error_set(err, CW_EINVAL, "the %s is empty", what);
+	if (len > X509_PEM_MAX)
+		return cw_error_set(err, CW_EINVAL, "the %s is too large (%zu bytes; at most %zu)", what,
+				    len, X509_PEM_MAX);
+	return CW_OK;
+}
+
+/* A read-only memory BIO over the caller's buffer (no copy, no NUL needed). */
+static BIO *mem_bio(const char *pem, size_t len)
+{
+	return BIO_new_mem_buf(pem, (int)len); /* len <= X509_PEM_MAX < INT_MAX */
+}
+
+/* "Could not read" for a PEM object: no block at all, or a damaged one. */
+static cw_status pem_failed(const char *what, const char *marker, struct cw_error *err)
+{
+	char why[256];
+	if (last_error_is_no_start_line()) {
+		ERR_clear_error();
+		return cw_error_set(err, CW_EINVAL, "no %s found: the text has no \"%s\" line", what,
+				    marker);
+	}
+	if (ERR_GET_LIB(ERR_peek_error()) == ERR_LIB_ASN1)
+		return cw_error_set(err, CW_EINVAL,
+				    "the %s is damaged: its PEM block does not hold a valid %s (%s)",
+				    what, what, ssl_reason(why, sizeof why));
+	return cw_error_set(err, CW_EINVAL, "the %s is damaged or not in PEM format: %s", what,
+			    ssl_reason(why, sizeof why));
+}
+
+/* A copy safe to show on a terminal: control characters and NUL become '?'. */
+static char *printable_dup(const unsigned char *s, size_t n)
+{
+	char *d = xmalloc(n + 1);
+	for (size_t i = 0; i < n; i++)
+		d[i] = (s[i] < 0x20 || s[i] == 0x7f) ? '?' : (char)s[i];
+	d[n] = '\0';
+	return d;
+}
+
+/* The (first) CN of a name as UTF-8, "" when there is none. Heap. */
+static char *name_cn(const X509_NAME *name)
+{
+	int i = name ? X509_NAME_get_index_by_NID(name, NID_commonName, -1) : -1;
+	if (i < 0)
+		return xstrdup("");
+	const ASN1_STRING *d = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i));
+	unsigned char *utf8 = NULL;
+	int n = ASN1_STRING_to_UTF8(&utf8, d);
+	if (n < 0) {
+		ERR_clear_error();
+		return xstrdup("");
+	}
+	char *s = printable_dup(utf8, (size_t)n);
+	OPENSSL_free(utf8);
+	return s;
+}
+
+/* DNS names of a GENERAL_NAMES (frees it) appended to *v. */
+static void push_dns_names(GENERAL_NAMES *gens, char ***v)
+{
+	for (int i = 0; gens && i < sk_GENERAL_NAME_num(gens); i++) {
+		const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+		if (g->type != GEN_DNS)
+			continue;
+		const ASN1_STRING *s = g->d.dNSName;
+		strv_push_owned(v, printable_dup(ASN1_STRING_get0_data(s), (size_t)ASN1_STRING_length(s)));
+	}
+	GENERAL_NAMES_free(gens);
+}
+
+static bool asn1_time_to_time_t(const ASN1_TIME *t, time_t *out)
+{
+	struct tm tm;
+	memset(&tm, 0, sizeof tm);
+	if (!t || ASN1_TIME_to_tm(t, &tm) != 1)
+		return false;
+	*out = timegm(&tm);
+	return true;
+}
+
+/* "AB:CD:..." of a digest; out holds 3 * n bytes. */
+static void hex_colons(const unsigned char *md, unsigned n, char *out)
+{
+	for (unsigned i = 0; i < n; i++)
+		snprintf(out + 3 * i, 4, i + 1 < n ? "%02X:" : "%02X", md[i]);
+	if (n == 0)
+		out[0] = '\0';
+}
+
+/* SHA-256 of the DER SubjectPublicKeyInfo: the same for a key, its CSR and its certificate. */
+static bool pubkey_sha256(const EVP_PKEY *pk, char out[65])
+{
+	unsigned char *der = NULL;
+	int n = pk ? i2d_PUBKEY(pk, &der) : -1;
+	if (n <= 0) {
+		ERR_clear_error();
+		return false;
+	}
+	sha256_hex(der, (size_t)n, out);
+	OPENSSL_free(der);
+	return true;
+}
+
+void x509_info_done(struct x509_info *info)
+{
+	if (!info)
+		return;
+	free(info->subject_cn);
+	free(info->issuer_cn);
+	strv_free(info->san_dns);
+	memset(info, 0, sizeof *info);
+}
+
+/* ---- certificates ---- */
+
+static cw_status read_cert(const char *what, const char *pem, size_t len, X509 **out,
+			   struct cw_error *err)
+{
+	cw_status st = check_input(what, pem, len, err);
+	if (st != CW_OK)
+		return st;
+	BIO *bio = mem_bio(pem, len);
+	if (!bio)
+		return cw_error_set(err, CW_ESSL, "cannot read the %s: out of memory", what);
+	ERR_clear_error();
+	*out = PEM_read_bio_X509(bio, NULL, no_passphrase, NULL);
+	BIO_free(bio);
+	if (!*out)
+		return pem_failed(what, "-----BEGIN CERTIFICATE-----", err);
+	ERR_clear_error();
+	return CW_OK;
+}
+
+static cw_status cert_info(X509 *cert, struct x509_info *out, struct cw_error *err)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+
+	if (X509_digest(cert, EVP_sha256(), md, &mdlen) != 1 || mdlen != 32) {
+		char why[256];
+		return cw_error_set(err, CW_ESSL, "cannot compute the certificate fingerprint: %s",
+				    ssl_reason(why, sizeof why));
+	}
+	if (!pubkey_sha256(X509_get0_pubkey(cert), out->pubkey_sha256))
+		return cw_error_set(err, CW_EINVAL,
+				    "the certificate's public key is damaged or of an unknown type");
+
+	BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
+	char *hex = bn ? BN_bn2hex(bn) : NULL;
+	BN_free(bn);
+	if (!hex || strlen(hex) >= sizeof out->serial) {
+		OPENSSL_free(hex);
+		ERR_clear_error();
+		return cw_error_set(err, CW_EINVAL,
+				    "the certificate's serial number is damaged or longer than 20 bytes");
+	}
+	snprintf(out->serial, sizeof out->serial, "%s", hex);
+	OPENSSL_free(hex);
+
+	if (!asn1_time_to_time_t(X509_get0_notBefore(cert), &out->not_before) ||
+	    !asn1_time_to_time_t(X509_get0_notAfter(cert), &out->not_after)) {
+		ERR_clear_error();
+		return cw_error_set(err, CW_EINVAL, "the certificate's validity dates are damaged");
+	}
+
+	hex_colons(md, mdlen, out->fingerprint);
+	out->subject_cn = name_cn(X509_get_subject_name(cert));
+	out->issuer_cn = name_cn(X509_get_issuer_name(cert));
+	push_dns_names(X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL), &out->san_dns);
+	out->is_ca = (X509_get_extension_flags(cert) & EXFLAG_CA) != 0;
+	ERR_clear_error();
+	return CW_OK;
+}
+
+cw_status x509_parse_cert(const char *pem, size_t len, struct x509_info *out, struct cw_error *err)
+{
+	X509 *cert = NULL;
+	memset(out, 0, sizeof *out);
+	cw_status st = read_cert("certificate", pem, len, &cert, err);
+	if (st != CW_OK)
+		return st;
+	st = cert_info(cert, out, err);
+	X509_free(cert);
+	if (st != CW_OK)
+		x509_info_done(out);
+	return st;
+}
+
+cw_status x509_load_cert(const char *path, struct x509_info *out, struct cw_error *err)
+{
+	char *data = NULL;
+	size_t len = 0;
+	memset(out, 0, sizeof *out);
+	cw_status st = file_read(path, X509_PEM_MAX, &data, &len, err);
+	if (st != CW_OK)
+		return st;
+	st = x509_parse_cert(data, len, out, err);
+	free(data);
+	if (st != CW_OK)
+		cw_error_prefix(err, "%s", path);
+	return st;
+}
+
+/* ---- requests ---- */
+
+cw_status x509_parse_csr(const char *pem, size_t len, struct x509_info *out, struct cw_error *err)
+{
+	static const char what[] = "certificate request";
+	memset(out, 0, sizeof *out);
+	cw_status st = check_input(what, pem, len, err);
+	if (st != CW_OK)
+		return st;
+	BIO *bio = mem_bio(pem, len);
+	if (!bio)
+		return cw_error_set(err, CW_ESSL, "cannot read the %s: out of memory", what);
+	ERR_clear_error();
+	X509_REQ *req = PEM_read_bio_X509_REQ(bio, NULL, no_passphrase, NULL);
+	BIO_free(bio);
+	if (!req)
+		return pem_failed(what, "-----BEGIN CERTIFICATE REQUEST-----", err);
+
+	EVP_PKEY *pk = X509_REQ_get0_pubkey(req);
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	if (!pubkey_sha256(pk, out->pubkey_sha256)) {
+		st = cw_error_set(err, CW_EINVAL,
+				  "the certificate request's public key is damaged or of an unknown type");
+	} else if (X509_REQ_verify(req, pk) != 1) {
+		st = cw_error_set(err, CW_EVERIFY,
+				  "the certificate request is not signed by its own key (damaged or "
+				  "tampered with); the CA would refuse it");
+	} else if (X509_REQ_digest(req, EVP_sha256(), md, &mdlen) != 1 || mdlen != 32) {
+		char why[256];
+		st = cw_error_set(err, CW_ESSL, "cannot compute the request fingerprint: %s",
+				  ssl_reason(why, sizeof why));
+	} else {
+		hex_colons(md, mdlen, out->fingerprint);
+		out->subject_cn = name_cn(X509_REQ_get_subject_name(req));
+		STACK_OF(X509_EXTENSION) *exts = X509_REQ_get_extensions(req);
+		if (exts) {
+			push_dns_names(X509V3_get_d2i(exts, NID_subject_alt_name, NULL, NULL),
+				       &out->san_dns);
+			sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+		}
+	}
+	X509_REQ_free(req);
+	ERR_clear_error();
+	if (st != CW_OK)
+		x509_info_done(out);
+	return st;
+}
+
+/* ---- keys ---- */
+
+/* The private key of a PEM text. Messages never quote the text. */
+static cw_status read_private_key(const char *pem, size_t len, EVP_PKEY **out, struct cw_error *err)
+{
+	static const char what[] = "private key";
+	bool asked = false;
+	cw_status st = check_input(what, pem, len, err);
+	if (st != CW_OK)
+		return st;
+	BIO *bio = mem_bio(pem, len);
+	if (!bio)
+		return cw_error_set(err, CW_ESSL, "cannot read the %s: out of memory", what);
+	ERR_clear_error();
+	*out = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, &asked);
+	BIO_free(bio);
+	if (*out) {
+		ERR_clear_error();
+		return CW_OK;
+	}
+	if (asked) {
+		ERR_clear_error();
+		return cw_error_set(err, CW_EINVAL,
+				    "the private key is encrypted with a passphrase; certwiz does not "
+				    "decrypt keys (Puppet's own keys are not encrypted)");
+	}
+	if (!x509_text_has_private_key(pem, len)) {
+		ERR_clear_error();
+		return cw_error_set(err, CW_EINVAL,
+				    "no private key found: the text has no \"-----BEGIN ... PRIVATE "
+				    "KEY-----\" line");
+	}
+	if (memmem(pem, len, "OPENSSH PRIVATE KEY", 19)) {
+		ERR_clear_error();
+		return cw_error_set(err, CW_EINVAL,
+				    "this is an OpenSSH key, not the PEM private key of a Puppet "
+				    "certificate");
+	}
+	char why[256];
+	return cw_error_set(err, CW_EINVAL,
+			    "the private key is damaged or of a kind OpenSSL cannot read (%s)",
+			    ssl_reason(why, sizeof why));
+}
+
+cw_status x509_key_pubkey_sha256(const char *pem, size_t len, char out[65], struct cw_error *err)
+{
+	EVP_PKEY *pk = NULL;
+	cw_status st;
+
+	out[0] = '\0';
+	if (pem && len > 0 && len <= X509_PEM_MAX && !x509_text_has_private_key(pem, len)) {
+		/* No private key in the text: maybe a public key (ssldir/public_keys/). */
+		BIO *bio = mem_bio(pem, len);
+		if (!bio)
+			return cw_error_set(err, CW_ESSL, "cannot read the key: out of memory");
+		ERR_clear_error();
+		pk = PEM_read_bio_PUBKEY(bio, NULL, no_passphrase, NULL);
+		BIO_free(bio);
+		ERR_clear_error();
+	}
+	if (!pk) {
+		st = read_private_key(pem, len, &pk, err);
+		if (st != CW_OK)
+			return st;
+	}
+	st = CW_OK;
+	if (!pubkey_sha256(pk, out))
+		st = cw_error_set(err, CW_EINVAL, "the key's public part cannot be encoded (unknown key type)");
+	EVP_PKEY_free(pk);
+	return st;
+}
+
+cw_status x509_key_matches(const char *cert_pem, size_t cert_len, const char *key_pem,
+			   size_t key_len, bool *match, struct cw_error *err)
+{
+	X509 *cert = NULL;
+	EVP_PKEY *key = NULL;
+
+	*match = false;
+	cw_status st = read_cert("certificate", cert_pem, cert_len, &cert, err);
+	if (st != CW_OK)
+		return st;
+	st = read_private_key(key_pem, key_len, &key, err);
+	if (st != CW_OK) {
+		X509_free(cert);
+		return st;
+	}
+	/* 1: same key; 0: different; -1: different types (also a mismatch); -2: cannot tell. */
+	int r = EVP_PKEY_eq(X509_get0_pubkey(cert), key);
+	if (r == -2)
+		st = cw_error_set(err, CW_EUNSUPPORTED,
+				  "cannot compare this kind of key with the certificate's public key");
+	*match = r == 1;
+	EVP_PKEY_free(key);
+	X509_free(cert);
+	ERR_clear_error();
+	return st;
+}
+
+/* ---- CRLs ---- */
+
+cw_status x509_parse_crl(const char *pem, size_t len, char **issuer_cn, time_t *next_update,
+			 struct cw_error *err)
+{
+	static const char what[] = "CRL";
+	if (issuer_cn)
+		*issuer_cn = NULL;
+	if (next_update)
+		*next_update = 0;
+	cw_status st = check_input(what, pem, len, err);
+	if (st != CW_OK)
+		return st;
+	BIO *bio = mem_bio(pem, len);
+	if (!bio)
+		return cw_error_set(err, CW_ESSL, "cannot read the CRL: out of memory");
+	ERR_clear_error();
+	X509_CRL *crl = PEM_read_bio_X509_CRL(bio, NULL, no_passphrase, NULL);
+	BIO_free(bio);
+	if (!crl)
+		return pem_failed(what, "-----BEGIN X509 CRL-----", err);
+	time_t next = 0;
+	const ASN1_TIME *t = X509_CRL_get0_nextUpdate(crl);
+	if (t && !asn1_time_to_time_t(t, &next)) {
+		X509_CRL_free(crl);
+		ERR_clear_error();
+		return cw_error_set(err, CW_EINVAL, "the CRL's next-update date is damaged");
+	}
+	if (next_update)
+		*next_update = next;
+	if (issuer_cn)
+		*issuer_cn = name_cn(X509_CRL_get_issuer(crl));
+	X509_CRL_free(crl);
+	ERR_clear_error();
+	return CW_OK;
+}
+
+/* ---- verification ---- */
+
+/* Every certificate of a PEM text. A damaged block is an error, not the end. */
+static cw_status read_cert_stack(const char *what, const char *pem, size_t len, STACK_OF(X509) **out,
+				 struct cw_error *err)
+{
+	*out = NULL;
+	cw_status st = check_input(what, pem, len, err);
+	if (st != CW_OK)
+		return st;
+	BIO *bio = mem_bio(pem, len);
+	STACK_OF(X509) *sk = sk_X509_new_null();
+	if (!bio || !sk) {
+		BIO_free(bio);
+		sk_X509_free(sk);
+		return cw_error_set(err, CW_ESSL, "cannot read the %s: out of memory", what);
+	}
+	ERR_clear_error();
+	X509 *x;
+	while ((x = PEM_read_bio_X509(bio, NULL, no_passphrase, NULL)) != NULL)
+		if (!sk_X509_push(sk, x)) {
+			X509_free(x);
+			break;
+		}
+	BIO_free(bio);
+	/* Running out of blocks ends with "no start line"; anything else is damage. */
+	if (sk_X509_num(sk) == 0 || !last_error_is_no_start_line()) {
+		int n = sk_X509_num(sk);
+		sk_X509_pop_free(sk, X509_free);
+		if (n == 0)
+			return pem_failed(what, "-----BEGIN CERTIFICATE-----", err);
+		char why[256];
+		return cw_error_set(err, CW_EINVAL, "the %s is damaged after its certificate number %d: %s",
+				    what, n, ssl_reason(why, sizeof why));
+	}
+	ERR_clear_error();
+	*out = sk;
+	return CW_OK;
+}
+
+static cw_status read_crl_stack(const char *pem, size_t len, STACK_OF(X509_CRL) **out,
+				struct cw_error *err)
+{
+	static const char what[] = "CRL file";
+	*out = NULL;
+	cw_status st = check_input(what, pem, len, err);
+	if (st != CW_OK)
+		return st;
+	BIO *bio = mem_bio(pem, len);
+	STACK_OF(X509_CRL) *sk = sk_X509_CRL_new_null();
+	if (!bio || !sk) {
+		BIO_free(bio);
+		sk_X509_CRL_free(sk);
+		return cw_error_set(err, CW_ESSL, "cannot read the %s: out of memory", what);
+	}
+	ERR_clear_error();
+	X509_CRL *c;
+	while ((c = PEM_read_bio_X509_CRL(bio, NULL, no_passphrase, NULL)) != NULL)
+		if (!sk_X509_CRL_push(sk, c)) {
+			X509_CRL_free(c);
+			break;
+		}
+	BIO_free(bio);
+	if (sk_X509_CRL_num(sk) == 0 || !last_error_is_no_start_line()) {
+		int n = sk_X509_CRL_num(sk);
+		sk_X509_CRL_pop_free(sk, X509_CRL_free);
+		if (n == 0)
+			return pem_failed("CRL", "-----BEGIN X509 CRL-----", err);
+		char why[256];
+		return cw_error_set(err, CW_EINVAL, "the %s is damaged after its CRL number %d: %s", what,
+				    n, ssl_reason(why, sizeof why));
+	}
+	ERR_clear_error();
+	*out = sk;
+	return CW_OK;
+}
+
+/* Is there a CRL issued by every CA of the chain (chain[1..], the root included)? */
+static bool crls_cover_chain(STACK_OF(X509) *chain, STACK_OF(X509_CRL) *crls)
+{
+	for (int i = 1; i < sk_X509_num(chain); i++) {
+		const X509_NAME *ca = X509_get_subject_name(sk_X509_value(chain, i));
+		bool found = false;
+		for (int j = 0; !found && j < sk_X509_CRL_num(crls); j++)
+			found = X509_NAME_cmp(X509_CRL_get_issuer(sk_X509_CRL_value(crls, j)), ca) == 0;
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
+/* The reason a verification failed, in the words of OpenSSL and of an operator. */
+static cw_status verify_failed(X509_STORE_CTX *ctx, X509 *leaf, struct cw_error *err)
+{
+	int e = X509_STORE_CTX_get_error(ctx);
+	int depth = X509_STORE_CTX_get_error_depth(ctx);
+	X509 *cur = X509_STORE_CTX_get_current_cert(ctx);
+	char *leaf_cn = name_cn(X509_get_subject_name(leaf));
+	char *cur_cn = name_cn(cur ? X509_get_subject_name(cur) : NULL);
+	char *iss_cn = name_cn(cur ? X509_get_issuer_name(cur) : NULL);
+	char when[32] = "?", hint[512] = "";
+	time_t t;
+
+	switch (e) {
+	case X509_V_ERR_CERT_HAS_EXPIRED:
+		if (cur && asn1_time_to_time_t(X509_get0_notAfter(cur), &t))
+			time_iso8601((long)t, when);
+		snprintf(hint, sizeof hint,
+			 "it expired on %s; regenerate it, or check this host's clock", when);
+		break;
+	case X509_V_ERR_CERT_NOT_YET_VALID:
+		if (cur && asn1_time_to_time_t(X509_get0_notBefore(cur), &t))
+			time_iso8601((long)t, when);
+		snprintf(hint, sizeof hint,
+			 "it is valid only from %s; check that this host's clock agrees with the CA "
+			 "server's", when);
+		break;
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+		snprintf(hint, sizeof hint,
+			 "its issuer '%s' is not in the CA bundle: it was signed by a different CA, "
+			 "or the bundle lacks a certificate of the chain", iss_cn);
+		break;
+	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+		snprintf(hint, sizeof hint, "it is self-signed and is not in the CA bundle");
+		break;
+	case X509_V_ERR_CERT_REVOKED:
+		snprintf(hint, sizeof hint, "it is on the CRL of '%s'; it must be regenerated", iss_cn);
+		break;
+	case X509_V_ERR_UNABLE_TO_GET_CRL:
+		snprintf(hint, sizeof hint, "the CRL file holds no CRL issued by '%s'", iss_cn);
+		break;
+	case X509_V_ERR_CRL_HAS_EXPIRED:
+		snprintf(hint, sizeof hint,
+			 "the CRL of '%s' is past its next update; the CA must publish a fresh one, "
+			 "or check this host's clock", iss_cn);
+		break;
+	case X509_V_ERR_CRL_NOT_YET_VALID:
+		snprintf(hint, sizeof hint,
+			 "the CRL of '%s' is not yet valid; check this host's clock", iss_cn);
+		break;
+	case X509_V_ERR_CERT_SIGNATURE_FAILURE:
+		snprintf(hint, sizeof hint,
+			 "it was not signed by the key of '%s' in the CA bundle: a different CA "
+			 "with the same name, or a damaged file", iss_cn);
+		break;
+	case X509_V_ERR_CRL_SIGNATURE_FAILURE:
+		snprintf(hint, sizeof hint,
+			 "the CRL naming '%s' as issuer was not signed by that CA (a CRL of an "
+			 "older CA?)", iss_cn);
+		break;
+	case X509_V_ERR_INVALID_CA:
+		snprintf(hint, sizeof hint, "it signs certificates but is not a CA");
+		break;
+	default:
+		break;
+	}
+
+	const char *why = X509_verify_cert_error_string(e);
+	cw_status st;
+	if (depth > 0 && cur)
+		st = cw_error_set(err, CW_EVERIFY,
+				  "certificate '%s' does not verify: CA certificate '%s' of its chain: "
+				  "%s%s%s%s",
+				  leaf_cn, cur_cn, why, hint[0] ? " (" : "", hint, hint[0] ? ")" : "");
+	else
+		st = cw_error_set(err, CW_EVERIFY, "certificate '%s' does not verify: %s%s%s%s",
+				  leaf_cn, why, hint[0] ? " (" : "", hint, hint[0] ? ")" : "");
+	free(leaf_cn);
+	free(cur_cn);
+	free(iss_cn);
+	return st;
+}
+
+/* One X509_verify_cert; *chain_out (may be NULL) gets the chain built on success. */
+static cw_status verify_once(X509_STORE *store, X509 *leaf, STACK_OF(X509) *untrusted,
+			     STACK_OF(X509_CRL) *crls, unsigned long flags,
+			     STACK_OF(X509) **chain_out, struct cw_error *err)
+{
+	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+	if (!ctx || X509_STORE_CTX_init(ctx, store, leaf, untrusted) != 1) {
+		X509_STORE_CTX_free(ctx);
+		char why[256];
+		return cw_error_set(err, CW_ESSL, "cannot set up verification: %s",
+				    ssl_reason(why, sizeof why));
+	}
+	if (crls)
+		X509_STORE_CTX_set0_crls(ctx, crls);
+	if (flags)
+		X509_STORE_CTX_set_flags(ctx, flags);
+	ERR_clear_error();
+	int r = X509_verify_cert(ctx);
+	cw_status st = CW_OK;
+	if (r != 1) {
+		if (X509_STORE_CTX_get_error(ctx) == X509_V_OK) {
+			char why[256];
+			st = cw_error_set(err, CW_ESSL, "certificate verification could not run: %s",
+					  ssl_reason(why, sizeof why));
+		} else {
+			st = verify_failed(ctx, leaf, err);
+		}
+	} else if (chain_out) {
+		*chain_out = X509_STORE_CTX_get1_chain(ctx);
+	}
+	X509_STORE_CTX_free(ctx);
+	ERR_clear_error();
+	return st;
+}
+
+cw_status x509_verify(const char *cert_pem, size_t cert_len, const char *ca_pem, size_t ca_len,
+		      const char *crl_pem, size_t crl_len, struct cw_error *err)
+{
+	STACK_OF(X509) *certs = NULL, *cas = NULL, *chain = NULL;
+	STACK_OF(X509_CRL) *crls = NULL;
+	X509_STORE *store = NULL;
+
+	cw_status st = read_cert_stack("certificate", cert_pem, cert_len, &certs, err);
+	if (st == CW_OK)
+		st = read_cert_stack("CA bundle", ca_pem, ca_len, &cas, err);
+	if (st == CW_OK && crl_pem)
+		st = read_crl_stack(crl_pem, crl_len, &crls, err);
+	if (st != CW_OK)
+		goto out;
+
+	store = X509_STORE_new();
+	if (!store) {
+		st = cw_error_set(err, CW_ESSL, "cannot set up verification: out of memory");
+		goto out;
+	}
+	for (int i = 0; i < sk_X509_num(cas); i++)
+		if (X509_STORE_add_cert(store, sk_X509_value(cas, i)) != 1) {
+			char why[256];
+			st = cw_error_set(err, CW_ESSL, "cannot use certificate %d of the CA bundle: %s",
+					  i + 1, ssl_reason(why, sizeof why));
+			goto out;
+		}
+	/* Puppet's verifier (SSLProvider#create_x509_store): any purpose, check the root's
+	 * self-signature, no partial chains. */
+	X509_STORE_set_flags(store, X509_V_FLAG_CHECK_SS_SIGNATURE);
+	X509_STORE_set_purpose(store, X509_PURPOSE_ANY);
+
+	/* The leaf is certs[0]; the rest are untrusted intermediates offered with it. */
+	X509 *leaf = sk_X509_shift(certs);
+	st = verify_once(store, leaf, certs, NULL, 0, crls ? &chain : NULL, err);
+	/* Then revocation, over the whole chain only when every CA of it has its CRL here. */
+	if (st == CW_OK && crls) {
+		unsigned long flags = X509_V_FLAG_CRL_CHECK;
+		if (crls_cover_chain(chain, crls))
+			flags |= X509_V_FLAG_CRL_CHECK_ALL;
+		st = verify_once(store, leaf, certs, crls, flags, NULL, err);
+	}
+	X509_free(leaf);
+out:
+	X509_STORE_free(store);
+	sk_X509_pop_free(certs, X509_free);
+	sk_X509_pop_free(cas, X509_free);
+	sk_X509_pop_free(chain, X509_free);
+	sk_X509_CRL_pop_free(crls, X509_CRL_free);
+	ERR_clear_error();
+	return st;
+}
+
+/* ---- fetching the certificate a TLS port serves ---- */
+
+static long ms_until(const struct timespec *end)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	long ms = (long)(end->tv_sec - now.tv_sec) * 1000 + (end->tv_nsec - now.tv_nsec) / 1000000;
+	return ms > 0 ? ms : 0;
+}
+
+/* poll one descriptor until the deadline: 1 ready, 0 timed out, -1 error (errno). */
+static int poll_until(int fd, short events, const struct timespec *end)
+{
+	for (;;) {
+		long ms = ms_until(end);
+		if (ms <= 0)
+			return 0;
+		struct pollfd p = { .fd = fd, .events = events };
+		int r = poll(&p, 1, ms > INT32_MAX ? INT32_MAX : (int)ms);
+		if (r < 0 && errno == EINTR)
+			continue;
+		return r < 0 ? -1 : r > 0;
+	}
+}
+
+/* getaddrinfo cannot be given a timeout, so a name is resolved on a detached thread and
+ * abandoned when the deadline passes; the last of the two to let go frees the job. */
+struct resolve_job {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int refs;
+	bool done;
+	char *name;
+	char port[8];
+	int rc;
+	struct addrinfo *res;
+};
+
+static void resolve_job_unref(struct resolve_job *j)
+{
+	pthread_mutex_lock(&j->mu);
+	int refs = --j->refs;
+	pthread_mutex_unlock(&j->mu);
+	if (refs > 0)
+		return;
+	if (j->res)
+		freeaddrinfo(j->res);
+	free(j->name);
+	pthread_cond_destroy(&j->cv);
+	pthread_mutex_destroy(&j->mu);
+	free(j);
+}
+
+static void *resolve_thread(void *arg)
+{
+	struct resolve_job *j = arg;
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_NUMERICSERV };
+	struct addrinfo *res = NULL;
+	int rc = getaddrinfo(j->name, j->port, &hints, &res);
+	pthread_mutex_lock(&j->mu);
+	j->rc = rc;
+	j->res = res;
+	j->done = true;
+	pthread_cond_signal(&j->cv);
+	pthread_mutex_unlock(&j->mu);
+	resolve_job_unref(j);
+	return NULL;
+}
+
+static cw_status resolve(const char *address, int port, const struct timespec *end,
+			 struct addrinfo **res, struct cw_error *err)
+{
+	char portstr[8];
+	snprintf(portstr, sizeof portstr, "%d", port);
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_NUMERICSERV | AI_NUMERICHOST };
+	if (getaddrinfo(address, portstr, &hints, res) == 0)
+		return CW_OK; /* an address literal: nothing to wait for */
+
+	struct resolve_job *j = xcalloc(1, sizeof *j);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&j->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_mutex_init(&j->mu, NULL);
+	j->refs = 2;
+	j->name = xstrdup(address);
+	memcpy(j->port, portstr, sizeof portstr);
+
+	pthread_attr_t attr;
+	pthread_t tid;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	int rc = pthread_create(&tid, &attr, resolve_thread, j);
+	pthread_attr_destroy(&attr);
+	if (rc != 0) {
+		j->refs = 1;
+		resolve_job_unref(j);
+		return cw_error_set(err, CW_EIO, "cannot resolve %s: cannot start a thread: %s",
+				    address, strerror(rc));
+	}
+
+	pthread_mutex_lock(&j->mu);
+	while (!j->done && pthread_cond_timedwait(&j->cv, &j->mu, end) != ETIMEDOUT)
+		;
+	bool done = j->done;
+	int gai = j->rc;
+	*res = j->res;
+	j->res = NULL;
+	pthread_mutex_unlock(&j->mu);
+	resolve_job_unref(j);
+
+	if (!done)
+		return cw_error_set(err, CW_ETIMEOUT, "resolving the name %s took too long", address);
+	if (gai != 0)
+		return cw_error_set(err, CW_ECONNECT, "cannot resolve the name %s: %s", address,
+				    gai_strerror(gai));
+	return CW_OK;
+}
+
+static cw_status tcp_connect(const char *address, int port, int timeout_ms,
+			     const struct timespec *end, int *fd_out, struct cw_error *err)
+{
+	struct addrinfo *res = NULL;
+	cw_status st = resolve(address, port, end, &res, err);
+	if (st != CW_OK)
+		return st;
+	int last_errno = ECONNREFUSED;
+	st = CW_ECONNECT;
+	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+		int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+				ai->ai_protocol);
+		if (fd < 0) {
+			last_errno = errno;
+			continue;
+		}
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+			*fd_out = fd;
+			st = CW_OK;
+			break;
+		}
+		if (errno != EINPROGRESS) {
+			last_errno = errno;
+			close(fd);
+			continue;
+		}
+		int r = poll_until(fd, POLLOUT, end);
+		if (r == 0) {
+			close(fd);
+			st = CW_ETIMEOUT;
+			break;
+		}
+		int soerr = 0;
+		socklen_t sl = sizeof soerr;
+		if (r < 0)
+			soerr = errno;
+		else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0)
+			soerr = errno;
+		if (soerr == 0) {
+			*fd_out = fd;
+			st = CW_OK;
+			break;
+		}
+		last_errno = soerr;
+		close(fd);
+	}
+	freeaddrinfo(res);
+	if (st == CW_ETIMEOUT)
+		return cw_error_set(err, CW_ETIMEOUT, "%s port %d did not accept a connection within %d ms",
+				    address, port, timeout_ms);
+	if (st != CW_OK)
+		return cw_error_set(err, CW_ECONNECT, "cannot connect to %s port %d: %s%s", address,
+				    port, strerror(last_errno),
+				    last_errno == ECONNREFUSED ? " (is the service running?)" : "");
+	return CW_OK;
+}
+
+/* Send what TLS wrote into the network side of the BIO pair. */
+static cw_status tls_flush(BIO *net, int fd, const struct timespec *end, struct cw_error *err)
+{
+	char buf[4096];
+	int n;
+	while ((n = BIO_read(net, buf, sizeof buf)) > 0) {
+		for (int off = 0; off < n;) {
+			ssize_t w = send(fd, buf + off, (size_t)(n - off), MSG_NOSIGNAL);
+			if (w > 0) {
+				off += (int)w;
+				continue;
+			}
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+				int r = poll_until(fd, POLLOUT, end);
+				if (r == 0)
+					return CW_ETIMEOUT;
+				if (r > 0)
+					continue;
+			}
+			return cw_error_set(err, CW_ECONNECT, "the connection failed while sending: %s",
+					    strerror(errno));
+		}
+	}
+	return CW_OK;
+}
+
+/* Receive some bytes for TLS into the network side of the BIO pair. */
+static cw_status tls_fill(BIO *net, int fd, const struct timespec *end, struct cw_error *err)
+{
+	char buf[4096];
+	for (;;) {
+		int r = poll_until(fd, POLLIN, end);
+		if (r == 0)
+			return CW_ETIMEOUT;
+		if (r < 0)
+			return cw_error_set(err, CW_ECONNECT, "the connection failed: %s", strerror(errno));
+		size_t room = BIO_ctrl_get_write_guarantee(net);
+		if (room == 0)
+			return cw_error_set(err, CW_ESSL, "TLS buffer full during the handshake");
+		ssize_t n = recv(fd, buf, room < sizeof buf ? room : sizeof buf, 0);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
+			continue;
+		if (n < 0)
+			return cw_error_set(err, CW_ECONNECT, "the connection failed: %s", strerror(errno));
+		if (n == 0)
+			return cw_error_set(err, CW_ESSL,
+					    "the server closed the connection during the TLS handshake "
+					    "(is it a TLS port?)");
+		if (BIO_write(net, buf, (int)n) != (int)n)
+			return cw_error_set(err, CW_ESSL, "TLS buffer full during the handshake");
+		return CW_OK;
+	}
+}
+
+cw_status x509_fetch_tls(const char *address, int port, const char *sni, int timeout_ms,
+			 char **pem, struct cw_error *err)
+{
+	*pem = NULL;
+	if (!address || !*address)
+		return cw_error_set(err, CW_EINVAL, "no address to fetch a certificate from");
+	if (port < 1 || port > 65535)
+		return cw_error_set(err, CW_EINVAL, "port %d is not a TCP port (1-65535)", port);
+	if (timeout_ms <= 0)
+		return cw_error_set(err, CW_EINVAL, "timeout %d ms is not positive", timeout_ms);
+	if (sni && (!*sni || strlen(sni) > 255))
+		return cw_error_set(err, CW_EINVAL, "the TLS server name must be 1 to 255 characters");
+
+	struct timespec end;
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += timeout_ms / 1000;
+	end.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (end.tv_nsec >= 1000000000L) {
+		end.tv_sec++;
+		end.tv_nsec -= 1000000000L;
+	}
+
+	int fd = -1;
+	cw_status st = tcp_connect(address, port, timeout_ms, &end, &fd, err);
+	if (st != CW_OK)
+		return st;
+
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	if (ctx) {
+		/* Only the certificate is wanted and nothing secret is sent, so old servers
+		 * (TLS 1.0, SHA-1, short keys) are allowed; the caller verifies the certificate. */
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+		SSL_CTX_set_security_level(ctx, 0);
+		SSL_CTX_set_min_proto_version(ctx, TLS1_VERSION);
+	}
+	SSL *ssl = ctx ? SSL_new(ctx) : NULL;
+	BIO *inner = NULL, *net = NULL;
+	X509 *peer = NULL;
+	char why[256];
+	if (!ssl || BIO_new_bio_pair(&inner, 0, &net, 0) != 1) {
+		st = cw_error_set(err, CW_ESSL, "cannot set up TLS: %s", ssl_reason(why, sizeof why));
+		goto out;
+	}
+	/* TLS runs over a BIO pair and this function moves the bytes, so every wait has the
+	 * deadline and a vanished peer is EPIPE, never SIGPIPE. */
+	SSL_set_bio(ssl, inner, inner);
+	inner = NULL;
+	if (sni && SSL_set_tlsext_host_name(ssl, sni) != 1) {
+		st = cw_error_set(err, CW_EINVAL, "cannot use '%s' as the TLS server name", sni);
+		goto out;
+	}
+	SSL_set_connect_state(ssl);
+
+	for (;;) {
+		ERR_clear_error();
+		int r = SSL_do_handshake(ssl);
+		int e = r == 1 ? SSL_ERROR_NONE : SSL_get_error(ssl, r);
+		if (e == SSL_ERROR_SSL || e == SSL_ERROR_SYSCALL) {
+			/* Send the alert if any, then report. */
+			ssl_reason(why, sizeof why);
+			tls_flush(net, fd, &end, NULL);
+			st = cw_error_set(err, CW_ESSL,
+					  "%s port %d did not complete a TLS handshake: %s (is it a TLS "
+					  "port?)", address, port, why);
+			goto out;
+		}
+		st = tls_flush(net, fd, &end, err);
+		if (st == CW_OK && e == SSL_ERROR_WANT_READ)
+			st = tls_fill(net, fd, &end, err);
+		if (st == CW_ETIMEOUT)
+			st = cw_error_set(err, CW_ETIMEOUT,
+					  "%s port %d did not complete a TLS handshake within %d ms",
+					  address, port, timeout_ms);
+		if (st != CW_OK)
+			goto out;
+		if (r == 1)
+			break;
+		if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+			st = cw_error_set(err, CW_ESSL, "TLS handshake with %s port %d failed (error %d)",
+					  address, port, e);
+			goto out;
+		}
+	}
+
+	peer = SSL_get1_peer_certificate(ssl);
+	if (!peer) {
+		st = cw_error_set(err, CW_ESSL, "%s port %d presented no certificate", address, port);
+		goto out;
+	}
+	BIO *mem = BIO_new(BIO_s_mem());
+	char *data = NULL;
+	long n = 0;
+	if (!mem || PEM_write_bio_X509(mem, peer) != 1 || (n = BIO_get_mem_data(mem, &data)) <= 0) {
+		st = cw_error_set(err, CW_ESSL, "cannot encode the server's certificate: %s",
+				  ssl_reason(why, sizeof why));
+	} else {
+		*pem = xstrndup(data, (size_t)n);
+	}
+	BIO_free(mem);
+out:
+	X509_free(peer);
+	SSL_free(ssl); /* frees the inner BIO */
+	BIO_free(inner);
+	BIO_free(net);
+	SSL_CTX_free(ctx);
+	close(fd);
+	ERR_clear_error();
+	return st;
+}
+
+/* ---- log hygiene ---- */
+
+bool x509_text_has_private_key(const char *text, size_t len)
+{
+	static const char dashes[] = "-----";
+	static const char *const openers[] = { "-----BEGIN ", "-----END " };
+	if (!text)
+		return false;
+	const char *end = text + len;
+	for (size_t k = 0; k < sizeof openers / sizeof *openers; k++) {
+		size_t olen = strlen(openers[k]);
+		const char *p = text;
+		while (p < end && (p = memmem(p, (size_t)(end - p), openers[k], olen)) != NULL) {
+			const char *label = p + olen, *q = label;
+			/* A PEM label: one line, up to the closing dashes. */
+			while (q < end && q - label < 80 && *q != '-' && *q != '\n' && *q != '\r')
+				q++;
+			if ((size_t)(end - q) >= sizeof dashes - 1 &&
+			    memcmp(q, dashes, sizeof dashes - 1) == 0 &&
+			    memmem(label, (size_t)(q - label), "PRIVATE KEY", 11))
+				return true;
+			p = label;
+		}
+	}
+	return false;
+}

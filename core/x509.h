@@ -10,6 +10,10 @@
 
 #include "error.h"
 
+/* The largest PEM text any function here accepts (a CRL of a long-lived CA is the big
+ * one); larger input is CW_EINVAL. Callers reading files can pass it to file_read. */
+#define X509_PEM_MAX ((size_t)32 * 1024 * 1024)
+
 struct x509_info {
 	char *subject_cn;      /* heap */
 	char *issuer_cn;       /* heap */
@@ -20,19 +24,31 @@ struct x509_info {
 	char serial[80];       /* hex */
 	bool is_ca;
 };
+/* subject_cn and issuer_cn are "" when the name has no CN; control characters in names
+ * are shown as '?'. The parse functions zero *out first, so x509_info_done is safe after
+ * a failure too. */
 void x509_info_done(struct x509_info *info);
 
 /* The first certificate in a PEM buffer. */
 cw_status x509_parse_cert(const char *pem, size_t len, struct x509_info *out, struct cw_error *err);
 cw_status x509_load_cert(const char *path, struct x509_info *out, struct cw_error *err);
 /* A certificate signing request: subject_cn, san_dns, pubkey_sha256 are filled. */
+/* Also fingerprint (SHA-256 of the CSR's DER, as `puppetserver ca list` shows it). A CSR
+ * whose signature does not match its own public key is CW_EVERIFY. */
 cw_status x509_parse_csr(const char *pem, size_t len, struct x509_info *out, struct cw_error *err);
 /* SHA-256 of the public key in a PEM private key (the key itself is not kept). */
+/* A PEM public key ("-----BEGIN PUBLIC KEY-----", Puppet's public_keys/ files) is accepted
+ * too. An encrypted key is refused (CW_EINVAL); nothing ever prompts for a passphrase. */
 cw_status x509_key_pubkey_sha256(const char *pem, size_t len, char out[65], struct cw_error *err);
 
 /* Verify the first certificate of cert_pem against the CA bundle (every certificate in
  * ca_pem is trusted; two-tier CAs work) and, when crl_pem is non-NULL, the CRLs in it
  * (all CRLs in the chain must be present then). CW_OK, or CW_EVERIFY with OpenSSL's reason. */
+/* As Puppet's own verifier: the chain must end at a self-signed certificate of ca_pem,
+ * any purpose, the self-signature is checked. Certificates after the first in cert_pem
+ * are offered as untrusted intermediates. With CRLs, CRL_CHECK_ALL is used only when
+ * there is a CRL from every CA of the chain, otherwise only the first certificate is
+ * checked (CRL_CHECK, Puppet's "leaf" mode) and its issuer's CRL must be present. */
 cw_status x509_verify(const char *cert_pem, size_t cert_len, const char *ca_pem, size_t ca_len,
 		      const char *crl_pem, size_t crl_len, struct cw_error *err);
 
@@ -41,15 +57,23 @@ cw_status x509_key_matches(const char *cert_pem, size_t cert_len, const char *ke
 			   size_t key_len, bool *match, struct cw_error *err);
 
 /* CRL: issuer and next update. */
+/* The first CRL of the text. issuer_cn and next_update may be NULL; next_update is 0 when
+ * the CRL has none. */
 cw_status x509_parse_crl(const char *pem, size_t len, char **issuer_cn, time_t *next_update,
 			 struct cw_error *err);
 
 /* Connect to address:port (TLS, no verification), return the PEM of the certificate the
  * server presents. sni may be NULL. Gives up after timeout_ms. */
+/* *pem is heap. timeout_ms covers name resolution, connect and handshake: CW_ETIMEOUT
+ * when it runs out, CW_ECONNECT when the port refuses, CW_ESSL when the peer does not
+ * speak TLS, CW_EINVAL for bad arguments. sni NULL sends no server name. */
 cw_status x509_fetch_tls(const char *address, int port, const char *sni, int timeout_ms,
 			 char **pem, struct cw_error *err);
 
 /* True when the text holds a PEM private key marker (used to keep keys out of logs). */
+/* Any "-----BEGIN <label>-----" or "-----END <label>-----" line whose label contains
+ * "PRIVATE KEY" (PKCS#8, RSA, EC, DSA, ENCRYPTED, OPENSSH ...). text need not be
+ * NUL-terminated; NULL is false. */
 bool x509_text_has_private_key(const char *text, size_t len);
 
 #endif
