@@ -914,7 +914,8 @@ static cw_status load_step(struct ld *l, config_setting_t *e, const char *const 
 {
 	static const char *const keys[] = {"id", "title", "explain", "undo", "role", "each", "when",
 					   "run", "manual", "manual_windows", "service", "backup",
-					   "destructive", "ok_exit", "timeout", "require", "verify", NULL};
+					   "destructive", "ok_exit", "timeout", "require", "verify",
+					   "ca_signs_alt_names", NULL};
 	cw_status st;
 	memset(s, 0, sizeof *s);
 	s->line = line_of(e);
@@ -928,6 +929,7 @@ static cw_status load_step(struct ld *l, config_setting_t *e, const char *const 
 	    (st = get_str(l, e, "manual", false, &s->manual)) ||
 	    (st = get_str(l, e, "manual_windows", false, &s->manual_windows)) ||
 	    (st = get_bool(l, e, "destructive", &s->destructive, NULL)) ||
+	    (st = get_bool(l, e, "ca_signs_alt_names", &s->ca_signs_alt_names, NULL)) ||
 	    (st = get_int(l, e, "timeout", 1, 86400, &s->timeout_s)))
 		return st;
 	if (!strv_contains((char *const *)roles, s->role))

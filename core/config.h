@@ -99,6 +99,7 @@ struct step_tmpl {
 	char *service_action;  /* "stop" | "start" */
 	char *service_group;
 	bool destructive;
+	bool ca_signs_alt_names; /* its alt names reach the CA online: needs allow-subject-alt-names */
 	int *ok_exit[2]; size_t nok[2]; /* by dialect; default {0} */
 	int timeout_s;
 	struct check_tmpl *require; size_t nrequire;

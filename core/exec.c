@@ -3,6 +3,7 @@
 
 #include <poll.h>
 #include <stdarg.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,7 +45,8 @@ struct exec {
 	struct step_result *results;
 	struct svc_snapshot *svcs; size_t nsvcs;
 	struct cert_snapshot *certs; size_t ncerts;
-	struct runner_job *_Atomic job;       /* the running command, for cancel */
+	pthread_mutex_t job_lock;             /* guards job against exec_cancel from another thread */
+	struct runner_job *job;               /* the running command, for cancel */
 	atomic_bool cancel;
 };
 
@@ -140,6 +142,7 @@ static struct service_ctx svc_ctx(struct exec *ex, size_t h, int timeout_s, outp
 		.timeout_s = timeout_s,
 		.out = out,
 		.out_ctx = out_ctx,
+		.cancel = &ex->cancel,
 	};
 	return c;
 }
@@ -178,6 +181,7 @@ cw_status exec_open(struct wizard *w, const struct exec_opts *o, struct exec **o
 	ex->w = w;
 	ex->plan = p;
 	ex->lock_fd = -1;
+	pthread_mutex_init(&ex->job_lock, NULL);
 	if (o->obs)
 		ex->obs = *o->obs;
 	ex->batch = o->batch;
@@ -341,7 +345,9 @@ static cw_status run_command(struct exec *ex, const struct plan_step *s, struct 
 	cw_status st = runner_start(ex->transports[s->host], s->argv, &ro, &job, err);
 	if (st)
 		return st;
-	atomic_store(&ex->job, job);
+	pthread_mutex_lock(&ex->job_lock);
+	ex->job = job;
+	pthread_mutex_unlock(&ex->job_lock);
 	if (atomic_load(&ex->cancel))
 		runner_cancel(job);
 	while (!runner_step(job)) {
@@ -351,7 +357,9 @@ static cw_status run_command(struct exec *ex, const struct plan_step *s, struct 
 		if (atomic_load(&ex->cancel))
 			runner_cancel(job);
 	}
-	atomic_store(&ex->job, NULL);
+	pthread_mutex_lock(&ex->job_lock);
+	ex->job = NULL; /* before runner_finish frees it */
+	pthread_mutex_unlock(&ex->job_lock);
 	st = runner_finish(job, &r->proc, err);
 	r->ran = true;
 	return st;
@@ -613,9 +621,10 @@ cw_status exec_sign_off(struct exec *ex, size_t i, const char *note, struct cw_e
 void exec_cancel(struct exec *ex)
 {
 	atomic_store(&ex->cancel, true);
-	struct runner_job *job = atomic_load(&ex->job);
-	if (job)
-		runner_cancel(job);
+	pthread_mutex_lock(&ex->job_lock);
+	if (ex->job)
+		runner_cancel(ex->job);
+	pthread_mutex_unlock(&ex->job_lock);
 }
 
 cw_status exec_rollback(struct exec *ex, struct cw_error *err)
@@ -737,6 +746,7 @@ void exec_free(struct exec *ex)
 		journal_unlock(ex->lock_fd);
 	free(ex->run_dir);
 	free(ex->operator_name);
+	pthread_mutex_destroy(&ex->job_lock);
 	free(ex);
 }
 

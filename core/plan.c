@@ -85,6 +85,8 @@ static void add_host(struct plan *p, const struct plan_input *in, const char *na
 	h->sudo = hc && hc->sudo >= 0 ? hc->sudo : (s && s->ssh_sudo);
 	h->os = xstrdup(hc && hc->os ? hc->os : "linux");
 	h->tmpdir = xstrdup(hc ? hc->tmpdir : NULL);
+	vars_set(&h->vars, "address", h->address);
+	vars_set(&h->vars, "ssh_user", h->user);
 	if (h->tmpdir)
 		vars_set(&h->vars, "tmpdir", h->tmpdir);
 }
@@ -117,6 +119,7 @@ static cw_status build_hosts(struct plan *p, const struct plan_input *in, struct
 	/* Where this host's own services answer (a hosts entry for it may say, e.g. 127.0.0.10). */
 	const struct host_cfg *self = in->site ? site_host(in->site, ca->name) : NULL;
 	ca->address = xstrdup(self && self->address ? self->address : "127.0.0.1");
+	vars_set(&ca->vars, "address", ca->address);
 	ca->os = xstrdup("linux");
 	cw_status st = validate_host_vars(ca, err);
 	if (st)
@@ -395,7 +398,7 @@ static cw_status add_step(struct plan *p, const struct plan_input *in, const str
 		s->confirm = xstrdup(target ? p->hosts[target].name : p->hosts[run_host].name);
 	switch (t->kind) {
 	case STEP_RUN:
-		st = expand_argv(&ctx, &t->run[p->dialect], t->id, &s->argv, uses_alt, err);
+		st = expand_argv(&ctx, &t->run[p->dialect], t->id, &s->argv, t->ca_signs_alt_names ? uses_alt : NULL, err);
 		break;
 	case STEP_MANUAL:
 		st = expand(&ctx, t->manual, t->id, &s->manual, err);
@@ -720,7 +723,13 @@ void plan_format_step(const struct plan *p, const struct plan_step *s, bool brie
 	}
 	case STEP_MANUAL:
 		strbuf_adds(out, "         MANUAL: the operator does this and marks it done:\n");
-		wrap(out, "           ", s->manual, 78);
+		{
+			/* Each line of the instructions on its own: commands stay copy-pasteable. */
+			char **lines = strv_split(s->manual, '\n');
+			for (size_t i = 0; lines && lines[i]; i++)
+				wrap(out, "           ", lines[i], 78);
+			strv_free(lines);
+		}
 		break;
 	case STEP_BACKUP: {
 		char *paths = strv_join(s->backup_paths, ", ");

@@ -79,6 +79,11 @@ cw_status transport_ssh_new(const struct ssh_opts *o, struct transport **out, st
  *   remote command. A hard kill that the host does not confirm within a few seconds drops the
  *   connection, so pump always reports the end. stdin of every command is at end of file. */
 
+/* (Added) Blocking: connect, check the host key and authenticate now (within the connect
+ * timeout) instead of at the first command; CW_OK at once if already connected. For a pre-flight
+ * check of every host; the same errors as pump. */
+cw_status transport_ssh_connect(struct transport *t, struct cw_error *err);
+
 /* ---- SSH host keys (transport_ssh.c): the decision, usable without a server ---- */
 enum ssh_hostkey_verdict {
 	SSH_HOSTKEY_MATCH,   /* exactly this key is known for this name: go on */

@@ -57,7 +57,8 @@ static cw_status ssh_global_init(struct cw_error *err)
 {
 	pthread_once(&ssh_once, ssh_init_once);
 	if (ssh_init_rc != 0)
-		return cw_error_set(err, CW_EIO, "libssh2 could not be initialised (%d)", ssh_init_rc);
+		return cw_error_set(err, CW_EIO, "libssh2 could not be initialised (%d)",
+				    ssh_init_rc);
 	return CW_OK;
 }
 
@@ -151,11 +152,11 @@ static void key_type_name(const char *key, size_t keylen, char *out, size_t size
 }
 
 struct key_kind {
-	int hostkey_type;      /* LIBSSH2_HOSTKEY_TYPE_* */
-	int knownhost_mask;    /* LIBSSH2_KNOWNHOST_KEY_* */
-	const char *label;     /* for the operator */
-	const char *keyscan;   /* ssh-keyscan -t, and the name of sshd's key file */
-	const char *methods;   /* host key algorithms that produce this kind of key */
+	int hostkey_type;    /* LIBSSH2_HOSTKEY_TYPE_* */
+	int knownhost_mask;  /* LIBSSH2_KNOWNHOST_KEY_* */
+	const char *label;   /* for the operator */
+	const char *keyscan; /* ssh-keyscan -t, and the name of sshd's key file */
+	const char *methods; /* host key algorithms that produce this kind of key */
 };
 
 static const struct key_kind key_kinds[] = {
@@ -201,9 +202,9 @@ static char *shown_word(const char *w)
  * understand. */
 struct known {
 	LIBSSH2_KNOWNHOSTS *kh;
-	char **revoked;  /* base64 keys */
-	bool missing;    /* the file does not exist */
-	int skipped;     /* lines libssh2 could not parse (kept out, never fatal) */
+	char **revoked; /* base64 keys */
+	bool missing;   /* the file does not exist */
+	int skipped;    /* lines libssh2 could not parse (kept out, never fatal) */
 };
 
 static void known_done(struct known *k)
@@ -229,7 +230,8 @@ static cw_status known_load(LIBSSH2_SESSION *session, const char *path, struct k
 			k->missing = true;
 			return CW_OK;
 		}
-		cw_status s = cw_error_set(err, CW_EIO, "cannot read %s: %s", path, strerror(errno));
+		cw_status s =
+			cw_error_set(err, CW_EIO, "cannot read %s: %s", path, strerror(errno));
 		known_done(k);
 		return s;
 	}
@@ -280,10 +282,9 @@ static bool known_has_type(const struct known *k, const char *name, int mask)
 	static const char probe[] = "certwiz-probe";
 	if (!k->kh || k->missing)
 		return false;
-	int rc = libssh2_knownhost_checkp(k->kh, name, -1, probe, sizeof probe - 1,
-					  LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW |
-						  mask,
-					  NULL);
+	int rc = libssh2_knownhost_checkp(
+		k->kh, name, -1, probe, sizeof probe - 1,
+		LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW | mask, NULL);
 	return rc == LIBSSH2_KNOWNHOST_CHECK_MISMATCH || rc == LIBSSH2_KNOWNHOST_CHECK_MATCH;
 }
 
@@ -347,7 +348,8 @@ static enum ssh_hostkey_verdict hostkey_decide(LIBSSH2_SESSION *session, const c
 	} else {
 		rc = libssh2_knownhost_checkp(k.kh, name, -1, key, keylen,
 					      LIBSSH2_KNOWNHOST_TYPE_PLAIN |
-						      LIBSSH2_KNOWNHOST_KEYENC_RAW | kind->knownhost_mask,
+						      LIBSSH2_KNOWNHOST_KEYENC_RAW |
+						      kind->knownhost_mask,
 					      &found);
 		if (rc == LIBSSH2_KNOWNHOST_CHECK_MATCH)
 			v = SSH_HOSTKEY_MATCH;
@@ -374,11 +376,12 @@ static enum ssh_hostkey_verdict hostkey_decide(LIBSSH2_SESSION *session, const c
 		else if (known_has_type(&k, name, 0))
 			strbuf_addf(&sb, " with an %s key (it holds keys of other types for it)",
 				    kind->label);
-		strbuf_addf(&sb,
-			    ". The server offers an %s key with fingerprint %s. Compare it with the "
-			    "host's own (on %s: ssh-keygen -lf /etc/ssh/ssh_host_%s_key.pub) and, "
-			    "if they are the same, add the key: ssh-keyscan",
-			    kind->label, fp, host, kind->keyscan);
+		strbuf_addf(
+			&sb,
+			". The server offers an %s key with fingerprint %s. Compare it with the "
+			"host's own (on %s: ssh-keygen -lf /etc/ssh/ssh_host_%s_key.pub) and, "
+			"if they are the same, add the key: ssh-keyscan",
+			kind->label, fp, host, kind->keyscan);
 		if (port != DEFAULT_PORT)
 			strbuf_addf(&sb, " -p %d", port);
 		char *q_addr = shown_word(address);
@@ -404,25 +407,27 @@ static enum ssh_hostkey_verdict hostkey_decide(LIBSSH2_SESSION *session, const c
 		if (old)
 			ssh_key_fingerprint(old, oldlen, oldfp, sizeof oldfp);
 		free(old);
-		cw_error_set(err, CW_EHOSTKEY,
-			     "HOST KEY CHANGED for %s: %s holds a different %s key for %s (%s), "
-			     "the server now offers %s. Someone may be intercepting the connection "
-			     "(man-in-the-middle), or the host was reinstalled. certwiz will not "
-			     "connect to %s. If the change is expected, confirm the new fingerprint "
-			     "with the host's administrator, remove the old key (ssh-keygen -R %s -f %s) "
-			     "and add the new one",
-			     host, kh_path, kind->label, name, oldfp, fp, host, q_name, q_kh);
+		cw_error_set(
+			err, CW_EHOSTKEY,
+			"HOST KEY CHANGED for %s: %s holds a different %s key for %s (%s), "
+			"the server now offers %s. Someone may be intercepting the connection "
+			"(man-in-the-middle), or the host was reinstalled. certwiz will not "
+			"connect to %s. If the change is expected, confirm the new fingerprint "
+			"with the host's administrator, remove the old key (ssh-keygen -R %s -f %s) "
+			"and add the new one",
+			host, kh_path, kind->label, name, oldfp, fp, host, q_name, q_kh);
 		break;
 	}
 	case SSH_HOSTKEY_REVOKED:
-		cw_error_set(err, CW_EHOSTKEY,
-			     "the %s host key %s offered by %s is marked @revoked in %s: certwiz will "
-			     "not connect",
-			     kind->label, fp, host, kh_path);
+		cw_error_set(
+			err, CW_EHOSTKEY,
+			"the %s host key %s offered by %s is marked @revoked in %s: certwiz will "
+			"not connect",
+			kind->label, fp, host, kh_path);
 		break;
 	case SSH_HOSTKEY_ERROR:
-		cw_error_set(err, CW_EHOSTKEY, "cannot check the host key of %s against %s (%d)", host,
-			     kh_path, rc);
+		cw_error_set(err, CW_EHOSTKEY, "cannot check the host key of %s against %s (%d)",
+			     host, kh_path, rc);
 		break;
 	}
 	free(q_kh);
@@ -451,8 +456,8 @@ enum ssh_hostkey_verdict ssh_hostkey_check(const char *known_hosts_path, const c
 		cw_error_set(err, CW_EIO, "cannot create an SSH session");
 		return SSH_HOSTKEY_ERROR;
 	}
-	enum ssh_hostkey_verdict v = hostkey_decide(session, known_hosts_path, host, host, port, key,
-						    keylen, keytype, fp_out, fp_size, err);
+	enum ssh_hostkey_verdict v = hostkey_decide(session, known_hosts_path, host, host, port,
+						    key, keylen, keytype, fp_out, fp_size, err);
 	libssh2_session_free(session);
 	return v;
 }
@@ -474,7 +479,8 @@ cw_status ssh_known_hosts_add(const char *known_hosts_path, const char *host, in
 	if (!known_hosts_path || !known_hosts_path[0])
 		return cw_error_set(err, CW_EINVAL, "no known_hosts file named");
 	if (!name_ok_for_known_hosts(host))
-		return cw_error_set(err, CW_EINVAL, "\"%s\" cannot be written to known_hosts as a host name",
+		return cw_error_set(err, CW_EINVAL,
+				    "\"%s\" cannot be written to known_hosts as a host name",
 				    host ? host : "");
 	char tname[64];
 	key_type_name(key, keylen, tname, sizeof tname);
@@ -527,9 +533,11 @@ cw_status ssh_known_hosts_add(const char *known_hosts_path, const char *host, in
 		off += (size_t)w;
 	}
 	if (s == CW_OK && fsync(fd) != 0)
-		s = cw_error_set(err, CW_EIO, "cannot write %s: %s", known_hosts_path, strerror(errno));
+		s = cw_error_set(err, CW_EIO, "cannot write %s: %s", known_hosts_path,
+				 strerror(errno));
 	if (close(fd) != 0 && s == CW_OK)
-		s = cw_error_set(err, CW_EIO, "cannot write %s: %s", known_hosts_path, strerror(errno));
+		s = cw_error_set(err, CW_EIO, "cannot write %s: %s", known_hosts_path,
+				 strerror(errno));
 	free(line);
 	free(b64);
 	free(name);
@@ -568,8 +576,8 @@ struct ssh_impl {
 	int sock;
 	LIBSSH2_SESSION *session;
 	struct addrinfo *ai_list, *ai_cur;
-	char connect_why[256];  /* last connect() error, for the message */
-	int64_t deadline_ms;    /* connect + handshake + authentication */
+	char connect_why[256]; /* last connect() error, for the message */
+	int64_t deadline_ms;   /* connect + handshake + authentication */
 
 	struct auth_method auth[3];
 	size_t nauth, cur_auth;
@@ -583,14 +591,14 @@ struct ssh_impl {
 	size_t fetched_len;
 	int fetched_type;
 
-	char *hostkey_methods;             /* what was asked for (known_hosts' types), or NULL */
+	char *hostkey_methods; /* what was asked for (known_hosts' types), or NULL */
 
-	unsigned served;                   /* commands started on this connection */
-	struct tproc *procs;               /* commands not yet freed */
-	LIBSSH2_CHANNEL **opener;          /* whose channel is being opened (one at a time) */
-	LIBSSH2_CHANNEL **graveyard;       /* channels left behind, still to close and free */
+	unsigned served;             /* commands started on this connection */
+	struct tproc *procs;         /* commands not yet freed */
+	LIBSSH2_CHANNEL **opener;    /* whose channel is being opened (one at a time) */
+	LIBSSH2_CHANNEL **graveyard; /* channels left behind, still to close and free */
 	size_t ngrave;
-	struct cw_error fail;              /* why the last connection failed */
+	struct cw_error fail; /* why the last connection failed */
 	cw_status fail_status;
 };
 
@@ -617,7 +625,7 @@ struct tproc {
 	LIBSSH2_CHANNEL *ch;
 	enum proc_state st;
 	bool eof_sent;
-	bool retried;  /* connected again once after finding its session dead */
+	bool retried; /* connected again once after finding its session dead */
 	/* the pid marker */
 	bool marker_done;
 	long rpid; /* remote process group, 0 until known */
@@ -723,7 +731,8 @@ static void sess_drop(struct ssh_impl *s, bool polite)
 		/* With the socket shut down, nothing in the teardown can wait for the peer. */
 		if (s->sock >= 0)
 			shutdown(s->sock, SHUT_RDWR);
-		for (int i = 0; i < 3 && libssh2_session_free(s->session) == LIBSSH2_ERROR_EAGAIN; i++)
+		for (int i = 0; i < 3 && libssh2_session_free(s->session) == LIBSSH2_ERROR_EAGAIN;
+		     i++)
 			;
 		s->session = NULL;
 	}
@@ -972,8 +981,9 @@ static bool key_file_is_rsa(const struct auth_method *m)
 }
 
 #if LIBSSH2_VERSION_NUM < 0x010b00
-#define RSA_NOTE " (an RSA key: libssh2 before 1.11 signs only with ssh-rsa/SHA-1, which " \
-		 "OpenSSH 8.8 and later refuse by default; use an ed25519 or ECDSA key)"
+#define RSA_NOTE                                                                                   \
+	" (an RSA key: libssh2 before 1.11 signs only with ssh-rsa/SHA-1, which "                  \
+	"OpenSSH 8.8 and later refuse by default; use an ed25519 or ECDSA key)"
 #else
 #define RSA_NOTE ""
 #endif
@@ -991,23 +1001,27 @@ static int auth_step(struct ssh_impl *s)
 	while (s->cur_auth < s->nauth) {
 		struct auth_method *m = &s->auth[s->cur_auth];
 		if (m->kind == AUTH_FILE) {
-			int rc = libssh2_userauth_publickey_fromfile_ex(
-				s->session, s->user, (unsigned)strlen(s->user), m->pub, m->priv, NULL);
+			int rc = libssh2_userauth_publickey_fromfile_ex(s->session, s->user,
+									(unsigned)strlen(s->user),
+									m->pub, m->priv, NULL);
 			if (rc == LIBSSH2_ERROR_EAGAIN)
 				return 0;
 			if (rc == 0)
 				return 1;
 			if (is_socket_error(rc)) {
-				sess_fail(s, CW_ECONNECT, "%s: connection lost during authentication: %s",
-					  s->host, ssh_errmsg(s->session));
+				sess_fail(s, CW_ECONNECT,
+					  "%s: connection lost during authentication: %s", s->host,
+					  ssh_errmsg(s->session));
 				return -1;
 			}
 			if (rc == LIBSSH2_ERROR_FILE || rc == LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED)
-				note(s, "%s could not be used (%s; a key with a passphrase must be "
-					"loaded into ssh-agent)",
+				note(s,
+				     "%s could not be used (%s; a key with a passphrase must be "
+				     "loaded into ssh-agent)",
 				     m->priv, ssh_errmsg(s->session));
 			else
-				note(s, "%s was refused%s", m->priv, key_file_is_rsa(m) ? RSA_NOTE : "");
+				note(s, "%s was refused%s", m->priv,
+				     key_file_is_rsa(m) ? RSA_NOTE : "");
 			s->cur_auth++;
 			continue;
 		}
@@ -1038,8 +1052,8 @@ static int auth_step(struct ssh_impl *s)
 		if (rc == 0)
 			return 1;
 		if (is_socket_error(rc)) {
-			sess_fail(s, CW_ECONNECT, "%s: connection lost during authentication: %s", s->host,
-				  ssh_errmsg(s->session));
+			sess_fail(s, CW_ECONNECT, "%s: connection lost during authentication: %s",
+				  s->host, ssh_errmsg(s->session));
 			return -1;
 		}
 		s->agent_keys++;
@@ -1055,15 +1069,17 @@ static int auth_step(struct ssh_impl *s)
 		}
 	}
 	if (s->nauth == 0)
-		sess_fail(s, CW_EAUTH,
-			  "%s: no key to log in as %s with: no identity file is set, no ssh-agent is "
-			  "running and there is no ~/.ssh/id_ed25519 or ~/.ssh/id_rsa",
-			  s->host, s->user);
+		sess_fail(
+			s, CW_EAUTH,
+			"%s: no key to log in as %s with: no identity file is set, no ssh-agent is "
+			"running and there is no ~/.ssh/id_ed25519 or ~/.ssh/id_rsa",
+			s->host, s->user);
 	else
-		sess_fail(s, CW_EAUTH,
-			  "%s: the server did not accept any key for %s (%s). Add the public key to "
-			  "~%s/.ssh/authorized_keys on %s, or set the identity file",
-			  s->host, s->user, s->auth_notes.buf, s->user, s->host);
+		sess_fail(
+			s, CW_EAUTH,
+			"%s: the server did not accept any key for %s (%s). Add the public key to "
+			"~%s/.ssh/authorized_keys on %s, or set the identity file",
+			s->host, s->user, s->auth_notes.buf, s->user, s->host);
 	return -1;
 }
 
@@ -1075,8 +1091,9 @@ static cw_status sess_advance(struct ssh_impl *s)
 		enum sess_state before = s->st;
 		if (s->st != SESS_IDLE && s->st != SESS_READY && s->st != SESS_FETCHED &&
 		    now_ms() >= s->deadline_ms)
-			return sess_fail(s, CW_ECONNECT, "%s (%s port %d): no answer within %d s %s",
-					 s->host, s->address, s->port, s->connect_timeout_s,
+			return sess_fail(s, CW_ECONNECT,
+					 "%s (%s port %d): no answer within %d s %s", s->host,
+					 s->address, s->port, s->connect_timeout_s,
 					 stage_name(s->st));
 		switch (s->st) {
 		case SESS_IDLE: {
@@ -1096,16 +1113,18 @@ static cw_status sess_advance(struct ssh_impl *s)
 			if (rc == LIBSSH2_ERROR_EAGAIN)
 				return CW_OK;
 			if (rc == LIBSSH2_ERROR_KEX_FAILURE && s->hostkey_methods)
-				return sess_fail(s, CW_EHOSTKEY,
-						 "%s (%s port %d): the server offers no host key of the "
-						 "types %s holds for it (%s): its host keys may have "
-						 "CHANGED. certwiz will not connect; check the host's keys "
-						 "with its administrator (%s)",
-						 s->host, s->address, s->port, s->known_hosts,
-						 s->hostkey_methods, ssh_errmsg(s->session));
+				return sess_fail(
+					s, CW_EHOSTKEY,
+					"%s (%s port %d): the server offers no host key of the "
+					"types %s holds for it (%s): its host keys may have "
+					"CHANGED. certwiz will not connect; check the host's keys "
+					"with its administrator (%s)",
+					s->host, s->address, s->port, s->known_hosts,
+					s->hostkey_methods, ssh_errmsg(s->session));
 			if (rc != 0)
-				return sess_fail(s, CW_ECONNECT, "%s (%s port %d): SSH handshake failed: %s",
-						 s->host, s->address, s->port, ssh_errmsg(s->session));
+				return sess_fail(
+					s, CW_ECONNECT, "%s (%s port %d): SSH handshake failed: %s",
+					s->host, s->address, s->port, ssh_errmsg(s->session));
 			size_t klen = 0;
 			int ktype = 0;
 			const char *key = libssh2_session_hostkey(s->session, &klen, &ktype);
@@ -1123,8 +1142,8 @@ static cw_status sess_advance(struct ssh_impl *s)
 			struct cw_error e;
 			cw_error_clear(&e);
 			enum ssh_hostkey_verdict v =
-				hostkey_decide(s->session, s->known_hosts, s->host, s->address, s->port,
-					       key, klen, ktype, NULL, 0, &e);
+				hostkey_decide(s->session, s->known_hosts, s->host, s->address,
+					       s->port, key, klen, ktype, NULL, 0, &e);
 			if (v != SSH_HOSTKEY_MATCH)
 				return sess_fail(s, CW_EHOSTKEY, "%s", e.msg);
 			auth_plan(s);
@@ -1132,7 +1151,8 @@ static cw_status sess_advance(struct ssh_impl *s)
 			break;
 		}
 		case SESS_AUTH_LIST: {
-			char *list = libssh2_userauth_list(s->session, s->user, (unsigned)strlen(s->user));
+			char *list = libssh2_userauth_list(s->session, s->user,
+							   (unsigned)strlen(s->user));
 			if (!list) {
 				if (libssh2_userauth_authenticated(s->session)) {
 					s->st = SESS_READY;
@@ -1141,14 +1161,16 @@ static cw_status sess_advance(struct ssh_impl *s)
 				int rc = libssh2_session_last_errno(s->session);
 				if (rc == LIBSSH2_ERROR_EAGAIN)
 					return CW_OK;
-				return sess_fail(s, CW_EAUTH, "%s: cannot start authentication as %s: %s",
+				return sess_fail(s, CW_EAUTH,
+						 "%s: cannot start authentication as %s: %s",
 						 s->host, s->user, ssh_errmsg(s->session));
 			}
 			if (!strstr(list, "publickey"))
-				return sess_fail(s, CW_EAUTH,
-						 "%s: the server does not accept keys for %s (it offers: %s); "
-						 "certwiz logs in with keys only",
-						 s->host, s->user, list);
+				return sess_fail(
+					s, CW_EAUTH,
+					"%s: the server does not accept keys for %s (it offers: %s); "
+					"certwiz logs in with keys only",
+					s->host, s->user, list);
 			s->st = SESS_AUTH;
 			break;
 		}
@@ -1191,8 +1213,10 @@ static int chan_open(struct ssh_impl *s, LIBSSH2_CHANNEL **slot, struct cw_error
 				     ssh_errmsg(s->session));
 			return -2;
 		}
-		cw_error_set(e, CW_EIO, "%s: the server refused a new session channel: %s "
-			     "(sshd's MaxSessions?)", s->host, ssh_errmsg(s->session));
+		cw_error_set(e, CW_EIO,
+			     "%s: the server refused a new session channel: %s "
+			     "(sshd's MaxSessions?)",
+			     s->host, ssh_errmsg(s->session));
 		return -1;
 	}
 	s->opener = NULL;
@@ -1501,7 +1525,7 @@ static void proc_advance(struct tproc *p, output_fn out, void *ctx)
 		int rc = chan_open(s, &p->ch, &e);
 		if (rc == 0 || p->finished)
 			return;
-		if (rc == -2 && s->served > 0 && !p->retried && 0) {
+		if (rc == -2 && s->served > 0 && !p->retried) {
 			/* A session that served earlier commands died while idle (an sshd restart, a
 			 * NAT that forgot it): nothing of this command ran yet, so connect again, once.
 			 * Commands still running on the old connection are lost with it. */
@@ -1556,7 +1580,8 @@ static void proc_advance(struct tproc *p, output_fn out, void *ctx)
 		}
 		int rc = read_output(p, out, ctx);
 		if (rc < 0) {
-			sess_fail(s, CW_ECONNECT, "%s: connection lost while the command ran: %s", s->host,
+			sess_fail(s, CW_ECONNECT, "%s: connection lost while the command ran: %s",
+				  s->host,
 				  rc == LIBSSH2_ERROR_SOCKET_DISCONNECT ? "closed by the server"
 									: ssh_errmsg(s->session));
 			return;
@@ -1588,8 +1613,9 @@ static void proc_advance(struct tproc *p, output_fn out, void *ctx)
 				return;
 		}
 		if (rc != 0) {
-			sess_fail(s, CW_ECONNECT, "%s: connection lost at the end of the command: %s",
-				  s->host, ssh_errmsg(s->session));
+			sess_fail(s, CW_ECONNECT,
+				  "%s: connection lost at the end of the command: %s", s->host,
+				  ssh_errmsg(s->session));
 			return;
 		}
 		collect_exit(p);
@@ -1820,7 +1846,8 @@ static cw_status impl_new(const struct ssh_opts *o, struct ssh_impl **out, struc
 	if (!o || !o->host || !o->host[0])
 		return cw_error_set(err, CW_EINVAL, "no host name for the SSH connection");
 	if (o->port < 0 || o->port > 65535)
-		return cw_error_set(err, CW_EINVAL, "%s: port %d is not a TCP port", o->host, o->port);
+		return cw_error_set(err, CW_EINVAL, "%s: port %d is not a TCP port", o->host,
+				    o->port);
 	cw_status st = ssh_global_init(err);
 	if (st != CW_OK)
 		return st;
@@ -1834,8 +1861,8 @@ static cw_status impl_new(const struct ssh_opts *o, struct ssh_impl **out, struc
 				 ? xstrdup(o->known_hosts)
 				 : path_join(home_dir(), ".ssh/known_hosts");
 	s->sudo = o->sudo;
-	s->connect_timeout_s = o->connect_timeout_s > 0 ? o->connect_timeout_s
-							: DEFAULT_CONNECT_TIMEOUT_S;
+	s->connect_timeout_s =
+		o->connect_timeout_s > 0 ? o->connect_timeout_s : DEFAULT_CONNECT_TIMEOUT_S;
 	s->sock = -1;
 	s->st = SESS_IDLE;
 	strbuf_init(&s->auth_notes);
@@ -1859,6 +1886,40 @@ cw_status transport_ssh_new(const struct ssh_opts *o, struct transport **out, st
 	return CW_OK;
 }
 
+/* Blocking: advance the connection until it reaches want (or fails), waiting on its socket. */
+static cw_status sess_wait_for(struct ssh_impl *s, enum sess_state want, struct cw_error *err)
+{
+	for (;;) {
+		cw_status st = sess_advance(s);
+		if (st != CW_OK) {
+			if (err)
+				*err = s->fail;
+			return st;
+		}
+		if (s->st == want)
+			return CW_OK;
+		struct pollfd pfd = { .fd = s->sock, .events = POLLIN };
+		if (s->st == SESS_CONNECT) {
+			pfd.events = POLLOUT;
+		} else if (s->session && (libssh2_session_block_directions(s->session) &
+					  LIBSSH2_SESSION_BLOCK_OUTBOUND)) {
+			pfd.events |= POLLOUT;
+		}
+		int64_t left = s->deadline_ms - now_ms();
+		poll(&pfd, 1, left < 0 ? 0 : left > 1000 ? 1000 : (int)left);
+	}
+}
+
+cw_status transport_ssh_connect(struct transport *t, struct cw_error *err)
+{
+	if (!t || t->ops != &ssh_ops)
+		return cw_error_set(err, CW_EINVAL, "not an SSH transport");
+	struct ssh_impl *s = impl_of(t);
+	if (s->st == SESS_READY)
+		return CW_OK;
+	return sess_wait_for(s, SESS_READY, err);
+}
+
 cw_status ssh_hostkey_fetch(const struct ssh_opts *o, char **key, size_t *keylen, int *keytype,
 			    char *fp_out, size_t fp_size, struct cw_error *err)
 {
@@ -1867,26 +1928,7 @@ cw_status ssh_hostkey_fetch(const struct ssh_opts *o, char **key, size_t *keylen
 	if (st != CW_OK)
 		return st;
 	s->fetch_only = true;
-	for (;;) {
-		st = sess_advance(s);
-		if (st != CW_OK) {
-			if (err)
-				*err = s->fail;
-			break;
-		}
-		if (s->st == SESS_FETCHED)
-			break;
-		struct pollfd pfd = { .fd = s->sock, .events = POLLIN };
-		if (s->st == SESS_CONNECT) {
-			pfd.events = POLLOUT;
-		} else if (s->session &&
-			   (libssh2_session_block_directions(s->session) &
-			    LIBSSH2_SESSION_BLOCK_OUTBOUND)) {
-			pfd.events |= POLLOUT;
-		}
-		int64_t left = s->deadline_ms - now_ms();
-		poll(&pfd, 1, left < 0 ? 0 : left > 1000 ? 1000 : (int)left);
-	}
+	st = sess_wait_for(s, SESS_FETCHED, err);
 	if (st == CW_OK) {
 		*key = s->fetched_key;
 		s->fetched_key = NULL;
