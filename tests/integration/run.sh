@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# tests/integration/run.sh CERTWIZ: certwiz against the real thing. Brings the sandbox up
+# (real puppetserver, real agents, real sshd on loopback), then for each procedure: resets
+# the sandbox to its pristine state, runs `certwiz run --answers` on the primary server,
+# and checks the outcome with OpenSSL and Puppet themselves, not certwiz's own word.
+set -euo pipefail
+certwiz=${1:?usage: tests/integration/run.sh PATH/TO/certwiz}
+certwiz=$(cd "$(dirname "$certwiz")" && pwd)/$(basename "$certwiz")
+top=$(cd "$(dirname "$0")/../.." && pwd)
+sb=$top/sandbox
+state=${CERTWIZ_SANDBOX_DIR:-/var/lib/certwiz-sandbox}
+export CERTWIZ_DATADIR=$top
+work=$(mktemp -d /tmp/certwiz-it.XXXXXX)
+passes=0 fails=0
+only=${CERTWIZ_IT_ONLY:-}
+
+log() { printf '\n---- %s (at %ss)\n' "$*" "$SECONDS"; }
+ok() { passes=$((passes + 1)); printf '  ok   %s\n' "$*"; }
+bad() { fails=$((fails + 1)); printf '  FAIL %s\n' "$*"; }
+check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
+on() { local host=$1; shift; "$sb/exec" "$host" -- "$@"; }
+
+# What a host holds, read inside its namespace.
+fp() { on "$1" openssl x509 -noout -fingerprint -sha256 -in "$2" | sed 's/.*=//'; }
+keyhash() { on "$1" openssl pkey -pubout -in "$2" | sha256sum | cut -c1-64; }
+sans() { on "$1" openssl x509 -noout -ext subjectAltName -in "$2" | tr ',' '\n' | sed -n 's/ *DNS://p' | sort; }
+verifies() { on "$1" openssl verify -CAfile "$2" "$3" >/dev/null 2>&1; }
+served_fp() {
+  on primary sh -c 'openssl s_client -connect 127.0.0.10:8140 -servername puppet.sandbox.test </dev/null 2>/dev/null |
+    openssl x509 -noout -fingerprint -sha256' | sed 's/.*=//'
+}
+agent_run() { local rc=0; on "$1" puppet agent --test >"$work/agent-run.log" 2>&1 || rc=$?; [ "$rc" = 0 ] || [ "$rc" = 2 ]; }
+
+CA=/etc/puppet/puppetserver/ca/ca_crt.pem
+SSL=/var/lib/puppet/ssl
+cert_of() { echo "$SSL/certs/$1.sandbox.test.pem"; }
+key_of() { echo "$SSL/private_keys/$1.sandbox.test.pem"; }
+PCERT=$SSL/certs/puppet.sandbox.test.pem
+
+# Run certwiz in batch mode on the primary server with an answers file.
+certwiz_run() {
+  local answers=$1 rc=0
+  "$top/scripts/sandbox-config" >"$work/site.cfg"
+  on primary "$certwiz" run --config "$work/site.cfg" --answers "$answers" >"$work/run.log" 2>&1 || rc=$?
+  echo "$rc"
+}
+show_run() { sed 's/^/      | /' "$work/run.log" | tail -n "${1:-60}"; }
+
+want() { [ -z "$only" ] || [[ ",$only," == *",$1,"* ]]; }
+
+log "sandbox up"
+"$sb/up"
+
+# ------------------------------------------------------------------ agent
+if want agent; then
+  log "agent: regenerate agent1's certificate"
+  "$sb/reset" >/dev/null
+  old_fp=$(fp agent1 "$(cert_of agent1)"); old_key=$(keyhash agent1 "$(key_of agent1)")
+  old_serial=$(on agent1 openssl x509 -noout -serial -in "$(cert_of agent1)" | sed 's/.*=//')
+  ca_fp=$(fp primary $CA); start=$(date +%s)
+  cat >"$work/agent.cfg" <<EOT
+procedure = "agent";
+agents = ["agent1.sandbox.test"];
+operator = "it";
+confirm_destructive = true;
+EOT
+  rc=$(certwiz_run "$work/agent.cfg")
+  check "certwiz run exits 0" [ "$rc" = 0 ] || show_run
+  new_fp=$(fp agent1 "$(cert_of agent1)" || true)
+  check "agent1 has a new certificate (fingerprint changed)" [ -n "$new_fp" ] && [ "$new_fp" != "$old_fp" ]
+  check "agent1 has a new private key" [ "$(keyhash agent1 "$(key_of agent1)")" != "$old_key" ]
+  check "the CA is unchanged" [ "$(fp primary $CA)" = "$ca_fp" ]
+  check "the new certificate chains to the CA" verifies agent1 "$SSL/certs/ca.pem" "$(cert_of agent1)"
+  check "the old certificate (serial $old_serial) is revoked in the CA's CRL" \
+    on primary sh -c "openssl crl -noout -text -in /etc/puppet/puppetserver/ca/ca_crl.pem | grep -qi 'Serial Number: *0*$old_serial\$'"
+  cat_mtime=$(on agent1 stat -c %Y /var/cache/puppet/client_data/catalog/agent1.sandbox.test.json 2>/dev/null || echo 0)
+  check "the cached catalog was replaced during the run" [ "$cat_mtime" -ge "$start" ]
+  check "puppet agent -t succeeds on agent1 afterwards" agent_run agent1
+  check "agent2 was not touched and still runs" agent_run agent2
+  rundir=$(ls -d "$state"/certwiz/runs/*-agent | tail -n 1)
+  check "the report names every step and sign-off" grep -q "batch:it" "$rundir/report.md"
+  check "no private key material in journal or report" \
+    sh -c "! grep -l 'PRIVATE KEY' '$rundir'/journal.jsonl '$rundir'/report.md '$rundir'/report.json"
+fi
+
+# ------------------------------------------------------------------ primary
+if want primary; then
+  log "primary: regenerate the primary server's certificate"
+  "$sb/reset" >/dev/null
+  old_fp=$(fp primary $PCERT); old_sans=$(sans primary $PCERT); ca_fp=$(fp primary $CA)
+  printf 'procedure = "primary";\noperator = "it";\nconfirm_destructive = true;\n' >"$work/primary.cfg"
+  rc=$(certwiz_run "$work/primary.cfg")
+  check "certwiz run exits 0" [ "$rc" = 0 ] || show_run
+  new_fp=$(fp primary $PCERT || true)
+  check "the server has a new certificate" [ -n "$new_fp" ] && [ "$new_fp" != "$old_fp" ]
+  check "it carries every alt name it had before ($(echo $old_sans))" \
+    sh -c "[ -z \"\$(comm -23 <(echo '$old_sans') <(echo '$(sans primary $PCERT)'))\" ]"
+  check "the CA is unchanged" [ "$(fp primary $CA)" = "$ca_fp" ]
+  check "it chains to the CA" verifies primary $CA $PCERT
+  check "the server serves it on 8140" [ "$(served_fp)" = "$new_fp" ]
+  check "agent1 still runs" agent_run agent1
+  check "agent2 still runs" agent_run agent2
+fi
+
+# ------------------------------------------------------------------ oss-ca
+if want oss-ca; then
+  log "oss-ca: regenerate the CA and every certificate"
+  "$sb/reset" >/dev/null
+  old_ca=$(fp primary $CA)
+  on primary cat $CA >"$work/old-ca.pem"
+  cat >"$work/ossca.cfg" <<EOT
+procedure = "oss-ca";
+agents = ["agent1.sandbox.test", "agent2.sandbox.test"];
+operator = "it";
+confirm_destructive = true;
+EOT
+  rc=$(certwiz_run "$work/ossca.cfg")
+  check "certwiz run exits 0" [ "$rc" = 0 ] || show_run 80
+  check "the CA fingerprint changed" [ "$(fp primary $CA)" != "$old_ca" ]
+  on primary cat $CA >"$work/new-ca.pem"
+  for h in primary agent1 agent2; do
+    c=$PCERT; [ "$h" = primary ] || c=$(cert_of "$h")
+    on "$h" cat "$c" >"$work/$h.pem"
+    check "$h's certificate verifies against the new CA" openssl verify -CAfile "$work/new-ca.pem" "$work/$h.pem"
+    check "$h's certificate fails against the old CA" sh -c "! openssl verify -CAfile '$work/old-ca.pem' '$work/$h.pem' >/dev/null 2>&1"
+  done
+  check "the server serves a certificate of the new CA" [ "$(served_fp)" = "$(fp primary $PCERT)" ]
+  check "agent1 completes puppet agent -t" agent_run agent1
+  check "agent2 completes puppet agent -t" agent_run agent2
+fi
+
+# ------------------------------------------------------------------ a real failure
+if want failure; then
+  log "failure: the server cannot start; the run stops, names the step, and the backup restores"
+  "$sb/reset" >/dev/null
+  old_fp=$(fp primary $PCERT)
+  # A broken server configuration: puppetserver really fails to start after the new cert.
+  conf=/etc/puppet/puppetserver/conf.d/webserver.conf
+  on primary cp "$conf" "$work/webserver.conf.orig"
+  printf 'procedure = "primary";\noperator = "it";\nconfirm_destructive = true;\non_failure = "rollback";\n' >"$work/fail.cfg"
+  # The running server has loaded its configuration already; it fails only at the restart.
+  on primary sh -c "printf 'this is not hocon {{{\n' >> $conf"
+  rc=$(certwiz_run "$work/fail.cfg")
+  check "certwiz run exits 5 (a step failed)" [ "$rc" = 5 ] || show_run
+  check "the output names the failing step" grep -q "FAILED" "$work/run.log"
+  check "the rollback restored the backup" grep -q "restored from" "$work/run.log"
+  on primary cp "$work/webserver.conf.orig" "$conf"
+  check "the server's old certificate is back (nothing lost)" [ "$(fp primary $PCERT)" = "$old_fp" ]
+  "$sb/service/puppetserver" status >/dev/null 2>&1 || on primary "$sb/service/puppetserver" start >/dev/null
+  check "agents run again against the restored server" agent_run agent1
+fi
+
+rm -rf "$work"
+printf '\nintegration: %d passed, %d failed\n' "$passes" "$fails"
+[ "$fails" -eq 0 ]
