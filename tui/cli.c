@@ -8,7 +8,12 @@
 
 #include "autoconfig.h"
 #include "batch.h"
+#include "backup.h"
 #include "check.h"
+#include "journal.h"
+#include "report.h"
+#include "runner.h"
+#include "service.h"
 #include "error.h"
 #include "plan.h"
 #include "util.h"
@@ -28,6 +33,9 @@ static const char usage[] =
 	"  run               run a procedure without a screen (batch), from --answers FILE\n"
 	"  list              list procedures and profiles\n"
 	"  check             pre-flight and expiry checks of this host (for people and monitoring)\n"
+	"  report JOURNAL    print the change record of a run (Markdown; --json for JSON)\n"
+	"  restore BACKUP    put a backup archive back on this host, byte for byte (--yes to skip\n"
+	"                    the question); running Puppet services are stopped and started again\n"
 	"\n"
 	"Options:\n"
 	"  -p, --procedure NAME      agent, primary, oss-ca, pe-monolithic, pe-split\n"
@@ -46,6 +54,8 @@ static const char usage[] =
 	"      --backup-dir DIR      where backups go (default /var/lib/certwiz/backups)\n"
 	"      --journal-dir DIR     where run journals and reports go (default /var/lib/certwiz/runs)\n"
 	"      --root DIR            read this host's files under DIR instead of / (testing)\n"
+	"      --json                report: JSON instead of Markdown\n"
+	"      --yes                 restore: do not ask (batch)\n"
 	"      --within DAYS         check: warn about certificates expiring within DAYS (default 30)\n"
 	"  -h, --help                this text\n"
 	"  -V, --version             the version\n"
@@ -64,7 +74,7 @@ static const char usage[] =
 	"  certwiz run --answers answers.cfg\n";
 
 enum { OPT_PUPPETDB = 256, OPT_CONSOLE, OPT_CONFIG, OPT_DATADIR, OPT_OPERATOR, OPT_ROOT,
-       OPT_BACKUP_DIR, OPT_JOURNAL_DIR, OPT_WITHIN };
+       OPT_BACKUP_DIR, OPT_JOURNAL_DIR, OPT_WITHIN, OPT_JSON, OPT_YES };
 
 static const struct option long_opts[] = {
 	{"procedure", required_argument, NULL, 'p'},
@@ -83,6 +93,8 @@ static const struct option long_opts[] = {
 	{"backup-dir", required_argument, NULL, OPT_BACKUP_DIR},
 	{"journal-dir", required_argument, NULL, OPT_JOURNAL_DIR},
 	{"within", required_argument, NULL, OPT_WITHIN},
+	{"json", no_argument, NULL, OPT_JSON},
+	{"yes", no_argument, NULL, OPT_YES},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -158,10 +170,107 @@ static int cmd_check(struct wizard_opts *o, int within)
 	return rc;
 }
 
+static int cmd_report(const char *journal, bool json)
+{
+	struct cw_error err = {0};
+	struct journal_log log = {0};
+	if (!journal) {
+		fprintf(stderr, "certwiz: report needs the journal of a run: certwiz report RUNDIR/journal.jsonl\n");
+		return EXIT_USAGE;
+	}
+	char *path = path_is_dir(journal) ? path_join(journal, "journal.jsonl") : xstrdup(journal);
+	cw_status st = journal_load(path, &log, &err);
+	free(path);
+	if (st)
+		return fail(&err);
+	struct strbuf sb;
+	strbuf_init(&sb);
+	st = json ? report_json(&log, &sb, &err) : report_markdown(&log, &sb, &err);
+	if (!st)
+		fputs(sb.buf, stdout);
+	strbuf_done(&sb);
+	journal_log_done(&log);
+	return st ? fail(&err) : 0;
+}
+
+/* Put a backup back on this host: show what it replaces, ask, stop what runs, restore, start. */
+static int cmd_restore(struct wizard_opts *o, const char *archive, bool yes)
+{
+	struct cw_error err = {0};
+	if (!archive) {
+		fprintf(stderr, "certwiz: restore needs a backup archive: certwiz restore DIR/NAME.tar.gz\n");
+		return EXIT_USAGE;
+	}
+	char *manifest = backup_manifest_path(archive), *text = NULL;
+	if (file_read(manifest, 64 << 20, &text, NULL, &err)) {
+		free(manifest);
+		return fail(&err);
+	}
+	printf("certwiz restore: %s\nThis puts back, byte for byte (contents, owners, modes), and replaces what is "
+	       "there now:\n", archive);
+	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n"))
+		if (strncmp(line, "top ", 4) == 0 || strncmp(line, "absent ", 7) == 0)
+			printf("  %s\n", line);
+	free(text);
+	free(manifest);
+	if (!yes) {
+		char answer[16] = "";
+		printf("Type 'restore' to go on: ");
+		fflush(stdout);
+		if (!fgets(answer, sizeof answer, stdin) || strcmp(answer, "restore\n") != 0) {
+			printf("nothing was changed\n");
+			return 6;
+		}
+	}
+	struct wizard *w;
+	if (wizard_open(o, &w, &err))
+		return fail(&err);
+	struct transport *t = transport_local_new("localhost");
+	const struct service_group *g = profile_group(w->profile, "all");
+	if (!g)
+		g = profile_group(w->profile, "primary");
+	const struct service_backend *b = w->site.has_backend ? &w->site.backend : &w->profile->backend;
+	struct service_ctx c = {.t = t, .backend = b, .timeout_s = 300};
+	char **running = NULL;
+	for (size_t i = 0; g && g->stop && g->stop[i]; i++) {
+		const struct service_def *d = profile_service(w->profile, g->stop[i]);
+		struct service_status st = {0};
+		if (service_query(&c, d, &st, NULL) == CW_OK && st.state == SERVICE_RUNNING) {
+			printf("stopping %s\n", d->name);
+			if (service_stop(&c, d, &st, &err)) {
+				fprintf(stderr, "certwiz: %s; nothing was restored\n", err.msg);
+				goto fail;
+			}
+			strv_push(&running, d->name);
+		}
+	}
+	if (backup_restore(t, archive, NULL, &err))
+		goto fail;
+	printf("restored %s\n", archive);
+	for (size_t i = 0; g && g->start && g->start[i]; i++) {
+		if (!strv_contains(running, g->start[i]))
+			continue;
+		struct service_status st = {0};
+		printf("starting %s\n", g->start[i]);
+		if (service_start(&c, profile_service(w->profile, g->start[i]), &st, &err))
+			goto fail;
+	}
+	strv_free(running);
+	transport_free(t);
+	wizard_free(w);
+	return 0;
+fail:
+	strv_free(running);
+	transport_free(t);
+	wizard_free(w);
+	return fail(&err);
+}
+
 int cli_main(int argc, char **argv)
 {
 	struct wizard_opts o = {0};
 	int within = 30;
+	bool json = false, yes = false;
 	const char *cmd = NULL;
 	if (argc > 1 && argv[1][0] != '-') {
 		cmd = argv[1];
@@ -197,6 +306,8 @@ int cli_main(int argc, char **argv)
 			within = (int)v;
 			break;
 		}
+		case OPT_JSON: json = true; break;
+		case OPT_YES: yes = true; break;
 		case 'h': fputs(usage, stdout); return 0;
 		case 'V': printf("certwiz %s\n", PACKAGE_VERSION); return 0;
 		case ':':
@@ -207,6 +318,9 @@ int cli_main(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
+	const char *operand = NULL; /* report JOURNAL, restore BACKUP */
+	if (cmd && (strcmp(cmd, "report") == 0 || strcmp(cmd, "restore") == 0) && optind < argc)
+		operand = argv[optind++];
 	if (optind < argc) {
 		fprintf(stderr, "certwiz: unexpected argument '%s'; see certwiz --help\n", argv[optind]);
 		return EXIT_USAGE;
@@ -217,10 +331,14 @@ int cli_main(int argc, char **argv)
 		return cmd_plan(&o);
 	if (strcmp(cmd, "list") == 0)
 		return cmd_list(&o);
+	if (strcmp(cmd, "report") == 0)
+		return cmd_report(operand, json);
+	if (strcmp(cmd, "restore") == 0)
+		return cmd_restore(&o, operand, yes);
 	if (strcmp(cmd, "check") == 0)
 		return cmd_check(&o, within);
 	if (strcmp(cmd, "run") == 0)
 		return batch_run(&o);
-	fprintf(stderr, "certwiz: unknown command '%s': use plan, run, check or list (certwiz --help)\n", cmd);
+	fprintf(stderr, "certwiz: unknown command '%s': use plan, run, check, report, restore or list (certwiz --help)\n", cmd);
 	return EXIT_USAGE;
 }

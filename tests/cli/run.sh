@@ -54,6 +54,11 @@ expect 1 "WARN CA certificate" -- check $base
 expect 1 "fix: run certwiz on the CA server" -- check $base
 expect 2 "--within takes a number of days" -- check --within soon $base
 
+expect 2 "report needs the journal of a run" -- report
+expect 3 "cannot open $tmp/nope/journal.jsonl" -- report "$tmp/nope/journal.jsonl"
+expect 2 "restore needs a backup archive" -- restore
+expect 3 "$tmp/none.manifest" -- restore "$tmp/none.tar.gz" --yes
+
 # Batch: answers files are checked before anything runs.
 expect 2 "run needs --answers FILE" -- run
 printf 'procedure = "agent";\nagents = ["web1.example.com";\nconfirm_destructive = true;\n' >"$tmp/syntax.cfg"
