@@ -171,6 +171,85 @@ static struct svc_snapshot *snapshot_of(struct exec *ex, size_t host, const char
 
 /* ---------- open ---------- */
 
+static bool run_checks(struct exec *ex, const struct plan_check *cs, size_t n, const char *label,
+		       struct step_result *r);
+static void set_detail(struct step_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static size_t step_index(const struct plan *p, const char *id)
+{
+	for (size_t i = 0; id && i < p->nsteps; i++)
+		if (strcmp(p->steps[i].id, id) == 0)
+			return i;
+	return p->nsteps;
+}
+
+/* Take over an interrupted run: its verified backups, its finished steps, its running step. */
+static cw_status adopt(struct exec *ex, const struct journal_log *old, struct cw_error *err)
+{
+	struct plan *p = ex->plan;
+	struct journal_position pos = {0};
+	cw_status st = journal_position(old, &pos, err);
+	if (st)
+		return st;
+	if (pos.ended) {
+		st = cw_error_set(err, CW_EINVAL, "that run has ended already (%s): there is nothing to resume",
+				  pos.end_outcome ? pos.end_outcome : "ended");
+		goto out;
+	}
+	if (!pos.procedure || strcmp(pos.procedure, p->procedure) != 0) {
+		st = cw_error_set(err, CW_EINVAL, "the journal is of procedure %s, the plan is %s: resume with the "
+				  "same answers", pos.procedure ? pos.procedure : "?", p->procedure);
+		goto out;
+	}
+	for (size_t i = 0; i < old->n; i++) {
+		const struct journal_entry *je = &old->entries[i];
+		if (je->event != JE_BACKUP || !je->host || !je->path)
+			continue;
+		for (size_t h = 0; h < p->nhosts; h++) {
+			if (strcmp(p->hosts[h].name, je->host) != 0)
+				continue;
+			struct backup_result *b = &ex->backups[h];
+			backup_result_done(b);
+			backup_result_for(je->path, b);
+			struct cw_error e = {0};
+			/* A backup is trusted again only after it is read back once more. */
+			ex->backup_ok[h] = backup_verify(ex->transports[h], b, &e) == CW_OK;
+			b->verified = ex->backup_ok[h];
+			msg(ex, ex->backup_ok[h] ? MSG_INFO : MSG_WARN, "%s: backup %s %s%s", je->host, je->path,
+			    ex->backup_ok[h] ? "verified again" : "does NOT verify: ", ex->backup_ok[h] ? "" : e.msg);
+		}
+	}
+	for (size_t k = 0; pos.done_steps && pos.done_steps[k]; k++) {
+		size_t i = step_index(p, pos.done_steps[k]);
+		if (i < p->nsteps) {
+			ex->results[i].state = STEP_SIGNED;
+			ex->results[i].who = xstrdup("(before the resume)");
+		}
+	}
+	size_t i = step_index(p, pos.running_step);
+	if (i < p->nsteps) {
+		const struct plan_step *s = &p->steps[i];
+		struct step_result *r = &ex->results[i];
+		/* The step was under way when the run stopped: does the real state show it done? */
+		bool holds = s->nverify > 0 && run_checks(ex, s->verify, s->nverify, "verify", r);
+		r->state = holds ? STEP_DONE : STEP_PENDING;
+		if (!holds) {
+			strv_free(r->checks);
+			r->checks = NULL;
+			free(r->detail);
+			r->detail = NULL;
+		}
+		msg(ex, MSG_INFO, "step %zu (%s) was running when the run stopped: %s", i + 1, s->id,
+		    holds ? "its verification holds, so it is done" : "it will run again");
+		jlog(ex, (struct journal_entry){.event = JE_STEP_VERIFY, .step = s->id, .host = p->hosts[s->host].name,
+						.outcome = holds ? "ok" : "rerun", .note = "re-checked after resume"}, NULL);
+	}
+	st = CW_OK;
+out:
+	journal_position_done(&pos);
+	return st;
+}
+
 cw_status exec_open(struct wizard *w, const struct exec_opts *o, struct exec **out, struct cw_error *err)
 {
 	if (!w->plan)
@@ -204,7 +283,17 @@ cw_status exec_open(struct wizard *w, const struct exec_opts *o, struct exec **o
 	free(lock);
 	if (st)
 		goto fail;
-	if (o->run_dir) {
+	struct journal_log old = {0};
+	if (o->resume_journal) {
+		if ((st = journal_load(o->resume_journal, &old, err)))
+			goto fail;
+		ex->run_dir = xstrdup(o->resume_journal);
+		char *slash = strrchr(ex->run_dir, '/');
+		if (slash)
+			*slash = '\0';
+		else
+			strcpy(ex->run_dir, ".");
+	} else if (o->run_dir) {
 		ex->run_dir = xstrdup(o->run_dir);
 	} else {
 		char ts[32];
@@ -229,8 +318,13 @@ cw_status exec_open(struct wizard *w, const struct exec_opts *o, struct exec **o
 		hosts = strv_join(names, ",");
 		strv_free(names);
 	}
-	st = jlog(ex, (struct journal_entry){.event = JE_RUN_START, .who = ex->operator_name,
-					     .key = p->procedure, .value = p->profile, .note = hosts}, err);
+	if (o->resume_journal)
+		st = jlog(ex, (struct journal_entry){.event = JE_FACT, .who = ex->operator_name, .key = "resumed",
+						     .value = hosts}, err);
+	else
+		st = jlog(ex, (struct journal_entry){.event = JE_RUN_START, .who = ex->operator_name,
+						     .procedure = p->procedure, .profile = p->profile, .hosts = hosts,
+						     .path = o->answers_path, .value = o->config_path}, err);
 	free(hosts);
 	if (st)
 		goto fail;
@@ -241,6 +335,19 @@ cw_status exec_open(struct wizard *w, const struct exec_opts *o, struct exec **o
 			ex->obs.host_changed(ex->obs.ctx, p->hosts[h].name, HOST_PENDING, "connecting");
 		if ((st = connect_host(ex, h, err)))
 			goto fail;
+	}
+	/* A resumed run keeps the fingerprints it saw before it changed anything. */
+	for (size_t i = 0; i < old.n; i++) {
+		const struct journal_entry *je = &old.entries[i];
+		if (je->event != JE_FACT || !je->key || strncmp(je->key, "old:", 4) != 0 || !je->host)
+			continue;
+		const char *path = strchr(je->key + 4, ':');
+		for (size_t h = 0; path && h < p->nhosts; h++)
+			if (strcmp(p->hosts[h].name, je->host) == 0 && !env_before(ex, h, path + 1)) {
+				ex->certs = xrealloc(ex->certs, (ex->ncerts + 1) * sizeof *ex->certs);
+				ex->certs[ex->ncerts++] = (struct cert_snapshot){
+					h, xstrdup(path + 1), xstrdup(strcmp(je->value, "(none)") == 0 ? "" : je->value)};
+			}
 	}
 	/* What must change: the current fingerprints of every certificate a check wants new. */
 	for (size_t i = 0; i < p->nsteps; i++)
@@ -264,11 +371,15 @@ cw_status exec_open(struct wizard *w, const struct exec_opts *o, struct exec **o
 			x509_info_done(&info);
 			free(pem);
 		}
-	if (w->facts.cacert.fingerprint[0])
+	if (w->facts.cacert.fingerprint[0] && !o->resume_journal)
 		jlog(ex, (struct journal_entry){.event = JE_FACT, .key = "old:ca", .value = w->facts.cacert.fingerprint}, NULL);
+	if (o->resume_journal && (st = adopt(ex, &old, err)))
+		goto fail;
+	journal_log_done(&old);
 	*out = ex;
 	return CW_OK;
 fail:
+	journal_log_done(&old);
 	exec_free(ex);
 	return st;
 }
@@ -298,7 +409,6 @@ static bool ok_exit(const struct plan_step *s, int code)
 	return false;
 }
 
-static void set_detail(struct step_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void set_detail(struct step_result *r, const char *fmt, ...)
 {
 	va_list ap;

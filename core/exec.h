@@ -41,6 +41,13 @@ struct exec_opts {
 	bool batch;
 	const char *run_dir;         /* where the journal and report go (default: journal_dir/<time>-<proc>) */
 	const struct observer *obs;  /* may be NULL */
+	const char *answers_path;    /* recorded so `certwiz resume` can rebuild the same plan */
+	const char *config_path;
+	/* Continue the run of this journal (after a crash, kill -9, lost session, reboot):
+	 * append to it, keep its "before" fingerprints, re-verify its backups, take its
+	 * signed-off steps as done, and re-check the step that was running by its
+	 * verification (done if it holds, run again otherwise). */
+	const char *resume_journal;
 };
 
 struct exec;

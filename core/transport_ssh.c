@@ -1525,6 +1525,8 @@ static void proc_advance(struct tproc *p, output_fn out, void *ctx)
 		int rc = chan_open(s, &p->ch, &e);
 		if (rc == 0 || p->finished)
 			return;
+		if (getenv("CWDBG"))
+			fprintf(stderr, "open rc %d served %u retried %d: %s\n", rc, s->served, p->retried, e.msg);
 		if (rc == -2 && s->served > 0 && !p->retried) {
 			/* A session that served earlier commands died while idle (an sshd restart, a
 			 * NAT that forgot it): nothing of this command ran yet, so connect again, once.

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "exec.h"
+#include "journal.h"
 #include "util.h"
 
 struct printer {
@@ -106,7 +107,51 @@ static void host_table(const struct plan *p, const struct exec *ex)
 	}
 }
 
+static int run_plan(const struct wizard_opts *o, const char *resume);
+
 int batch_run(const struct wizard_opts *o)
+{
+	return run_plan(o, NULL);
+}
+
+int batch_resume(const struct wizard_opts *cli, const char *journal)
+{
+	struct cw_error err = {0};
+	struct journal_log log = {0};
+	if (!journal) {
+		fprintf(stderr, "certwiz: resume needs the journal of the interrupted run: certwiz resume "
+				"RUNDIR/journal.jsonl\n");
+		return 2;
+	}
+	char *path = path_is_dir(journal) ? path_join(journal, "journal.jsonl") : xstrdup(journal);
+	if (journal_load(path, &log, &err)) {
+		free(path);
+		return fail(&err);
+	}
+	/* The same answers and configuration as the interrupted run, unless given again. */
+	struct wizard_opts o = *cli;
+	char *answers = NULL, *config = NULL;
+	for (size_t i = 0; i < log.n; i++)
+		if (log.entries[i].event == JE_RUN_START) {
+			free(answers);
+			free(config);
+			answers = xstrdup(log.entries[i].path);
+			config = xstrdup(log.entries[i].value);
+		}
+	if (!o.answers_path)
+		o.answers_path = answers;
+	if (!o.config_path)
+		o.config_path = config;
+	journal_log_done(&log);
+	printf("certwiz resume: %s (answers %s)\n", path, o.answers_path ? o.answers_path : "none");
+	int rc = run_plan(&o, path);
+	free(answers);
+	free(config);
+	free(path);
+	return rc;
+}
+
+static int run_plan(const struct wizard_opts *o, const char *resume)
 {
 	struct cw_error err = {0};
 	struct wizard *w;
@@ -144,7 +189,8 @@ int batch_run(const struct wizard_opts *o)
 	struct observer obs = {.ctx = &pr, .step_started = on_started, .step_output = on_output,
 			       .step_finished = on_finished, .message = on_message};
 	const char *op = w->site.operator_name ? w->site.operator_name : getenv("USER");
-	struct exec_opts eo = {.operator_name = op, .batch = true, .obs = &obs};
+	struct exec_opts eo = {.operator_name = op, .batch = true, .obs = &obs, .answers_path = o->answers_path,
+			       .config_path = o->config_path, .resume_journal = resume};
 	struct exec *ex;
 	if (exec_open(w, &eo, &ex, &err)) {
 		wizard_free(w);
@@ -156,6 +202,17 @@ int batch_run(const struct wizard_opts *o)
 	cw_status first_error = CW_OK;
 	for (size_t i = 0; i < p->nsteps; i++) {
 		const struct plan_step *s = &p->steps[i];
+		enum step_state before = exec_result(ex, i)->state;
+		if (before == STEP_SIGNED || before == STEP_SKIPPED || before == STEP_MANUAL_DONE) {
+			printf("\n[%zu/%zu] %s\n        => done before the resume\n", i + 1, p->nsteps, s->title);
+			continue;
+		}
+		if (before == STEP_DONE) { /* was running at the crash; its verification holds */
+			printf("\n[%zu/%zu] %s\n        => verified after the resume\n", i + 1, p->nsteps, s->title);
+			if (exec_sign_off(ex, i, "verified after resume", &err))
+				return fail(&err);
+			continue;
+		}
 		if (strv_contains(site->skip, s->id) || strv_contains(site->skip, s->tmpl_id)) {
 			const char *why = site->skip_reason ? site->skip_reason : "listed under skip in the answers file";
 			printf("\n[%zu/%zu] %s\n        SKIPPED: %s\n", i + 1, p->nsteps, s->title, why);

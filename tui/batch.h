@@ -5,6 +5,8 @@
 #include "wizard.h"
 
 int batch_run(const struct wizard_opts *o);
+/* `certwiz resume JOURNAL`: continue an interrupted batch run from its journal. */
+int batch_resume(const struct wizard_opts *o, const char *journal);
 /* Bare `certwiz`: the wizard. */
 int batch_wizard(const struct wizard_opts *o);
 

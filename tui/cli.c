@@ -33,6 +33,7 @@ static const char usage[] =
 	"  run               run a procedure without a screen (batch), from --answers FILE\n"
 	"  list              list procedures and profiles\n"
 	"  check             pre-flight and expiry checks of this host (for people and monitoring)\n"
+	"  resume JOURNAL    continue an interrupted run (crash, kill, lost session) from its journal\n"
 	"  report JOURNAL    print the change record of a run (Markdown; --json for JSON)\n"
 	"  restore BACKUP    put a backup archive back on this host, byte for byte (--yes to skip\n"
 	"                    the question); running Puppet services are stopped and started again\n"
@@ -319,7 +320,7 @@ int cli_main(int argc, char **argv)
 		}
 	}
 	const char *operand = NULL; /* report JOURNAL, restore BACKUP */
-	if (cmd && (strcmp(cmd, "report") == 0 || strcmp(cmd, "restore") == 0) && optind < argc)
+	if (cmd && (strcmp(cmd, "report") == 0 || strcmp(cmd, "restore") == 0 || strcmp(cmd, "resume") == 0) && optind < argc)
 		operand = argv[optind++];
 	if (optind < argc) {
 		fprintf(stderr, "certwiz: unexpected argument '%s'; see certwiz --help\n", argv[optind]);
@@ -333,12 +334,14 @@ int cli_main(int argc, char **argv)
 		return cmd_list(&o);
 	if (strcmp(cmd, "report") == 0)
 		return cmd_report(operand, json);
+	if (strcmp(cmd, "resume") == 0)
+		return batch_resume(&o, operand);
 	if (strcmp(cmd, "restore") == 0)
 		return cmd_restore(&o, operand, yes);
 	if (strcmp(cmd, "check") == 0)
 		return cmd_check(&o, within);
 	if (strcmp(cmd, "run") == 0)
 		return batch_run(&o);
-	fprintf(stderr, "certwiz: unknown command '%s': use plan, run, check, report, restore or list (certwiz --help)\n", cmd);
+	fprintf(stderr, "certwiz: unknown command '%s': use plan, run, resume, check, report, restore or list (certwiz --help)\n", cmd);
 	return EXIT_USAGE;
 }

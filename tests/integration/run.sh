@@ -129,6 +129,43 @@ EOT
   check "agent2 completes puppet agent -t" agent_run agent2
 fi
 
+# ------------------------------------------------------------------ kill -9 and resume
+if want resume; then
+  log "resume: certwiz is killed with SIGKILL in the middle of a destructive step, then resumed"
+  "$sb/reset" >/dev/null
+  old_fp=$(fp agent1 "$(cert_of agent1)")
+  cat >"$work/resume.cfg" <<EOT
+procedure = "agent";
+agents = ["agent1.sandbox.test"];
+operator = "it";
+confirm_destructive = true;
+EOT
+  "$top/scripts/sandbox-config" >"$work/site.cfg"
+  before=$(ls -d "$state"/certwiz/runs/*-agent 2>/dev/null | wc -l)
+  on primary "$certwiz" run --config "$work/site.cfg" --answers "$work/resume.cfg" >"$work/run1.log" 2>&1 &
+  runner=$!
+  journal=""
+  for _ in $(seq 1 600); do  # at most 60 s for the run to reach the step
+    journal=$(ls -d "$state"/certwiz/runs/*-agent 2>/dev/null | sed -n "$((before + 1))p")
+    [ -n "$journal" ] && grep -q '"step-start".*agent-delete-ssl@agent1' "$journal/journal.jsonl" 2>/dev/null && break
+    sleep 0.1
+  done
+  # SIGKILL certwiz itself (inside the primary's namespace), not the wrapper.
+  pkill -KILL -f "^$certwiz run --config $work/site.cfg" || true
+  wait "$runner" 2>/dev/null || true
+  check "the run was interrupted mid-step" grep -q '"step-start".*agent-delete-ssl@agent1' "$journal/journal.jsonl"
+  check "the interrupted run did not end" sh -c "! grep -q run-end '$journal/journal.jsonl'"
+  rc=0
+  on primary "$certwiz" resume "$journal/journal.jsonl" >"$work/run.log" 2>&1 || rc=$?
+  check "certwiz resume exits 0" [ "$rc" = 0 ] || show_run
+  check "the resumed run re-verified the backups" grep -q "verified again" "$work/run.log"
+  check "steps done before the kill were not run again" grep -q "done before the resume" "$work/run.log"
+  new_fp=$(fp agent1 "$(cert_of agent1)" || true)
+  check "agent1 ends with a new certificate" [ -n "$new_fp" ] && [ "$new_fp" != "$old_fp" ]
+  check "puppet agent -t succeeds on agent1" agent_run agent1
+  check "one journal holds both halves, ended" grep -q '"run-end"' "$journal/journal.jsonl"
+fi
+
 # ------------------------------------------------------------------ a real failure
 if want failure; then
   log "failure: the server cannot start; the run stops, names the step, and the backup restores"
