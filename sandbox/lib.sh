@@ -1,0 +1,695 @@
+# sandbox/lib.sh — helpers shared by the certwiz sandbox scripts (sourced, never run).
+# shellcheck shell=bash
+#
+# Model: every simulated host is a long-lived mount + UTS namespace whose
+# "keeper" is a renamed `sleep infinity`.  Its Puppet directories, /etc/hosts
+# and a private tmpfs /run are mounted inside that namespace only; the host's
+# sshd runs inside it on the host's own loopback address.  Everything lives
+# under $STATE.  Processes are only ever identified by recorded pid *and*
+# start time, or by membership of a sandbox namespace.
+
+SANDBOX_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+STATE=${CERTWIZ_SANDBOX_DIR:-/var/lib/certwiz-sandbox}
+STATE=${STATE%/}
+
+DOMAIN=sandbox.test
+PRIMARY=primary
+PRIMARY_FQDN=puppet.$DOMAIN
+PRIMARY_ADDR=127.0.0.10
+PRIMARY_ALT_NAMES=puppet,puppet.$DOMAIN
+PUPPETSERVER_JAVA_ARGS="-Xms256m -Xmx256m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+DEFAULT_AGENTS=2
+# shellcheck disable=SC2034 # used by up
+MAX_AGENTS=200  # addresses 127.0.0.11 .. 127.0.0.210
+PACKAGES=(puppet-agent puppetserver ruby-puppetserver-ca-cli openssh-server default-jre-headless)
+# Small tools the scripts call; package that provides each.
+TOOLS=(curl:curl openssl:openssl ss:iproute2 ps:procps flock:util-linux
+       unshare:util-linux nsenter:util-linux setsid:util-linux tar:tar)
+
+# Directories of a host that make up its Puppet state (relative to the host's
+# fs/ tree and to /).  These are what the pristine snapshot holds.
+PUPPET_DIRS_AGENT=(etc/puppet var/lib/puppet var/cache/puppet)
+PUPPET_DIRS_PRIMARY=(etc/puppet var/lib/puppet var/cache/puppet var/lib/puppetserver)
+# Logs are bind-mounted too but never snapshotted or restored.
+LOG_DIRS_AGENT=(var/log/puppet)
+LOG_DIRS_PRIMARY=(var/log/puppet var/log/puppetserver)
+
+T0=${T0:-$(date +%s.%N)}
+
+say()  { printf '[%5ss] %s\n' "$(elapsed)" "$*"; }
+warn() { printf 'sandbox: warning: %s\n' "$*" >&2; }
+die()  { printf 'sandbox: error: %s\n' "$*" >&2; exit 1; }
+elapsed() { awk -v a="$(date +%s.%N)" -v b="$T0" 'BEGIN { printf "%.1f", a - b }'; }
+
+require_root() { [ "$(id -u)" = 0 ] || die "run as root"; }
+
+check_state_path() {
+	case "$STATE" in
+	''|/) die "CERTWIZ_SANDBOX_DIR must not be empty or /" ;;
+	/*) ;;
+	*) die "CERTWIZ_SANDBOX_DIR must be an absolute path (got $STATE)" ;;
+	esac
+	local p
+	for p in /etc /etc/puppet /var/lib/puppet /var/cache/puppet /var/log/puppet \
+	         /var/lib/puppetserver /var/log/puppetserver /run /var/run /root/.ssh /etc/ssh; do
+		case "$STATE/" in
+		"$p"/) die "CERTWIZ_SANDBOX_DIR=$STATE is a directory the sandbox mounts over" ;;
+		"$p"/*) [ "$p" = /etc ] || die "CERTWIZ_SANDBOX_DIR=$STATE lies under $p, which the sandbox mounts over" ;;
+		esac
+	done
+}
+
+# Take the sandbox lock by re-running the calling script under flock(1).
+# `flock -o` keeps the lock out of every process the script starts (keepers,
+# sshd, the JVM), so a daemon never holds it.
+take_lock() {
+	local script=$1; shift
+	[ -n "${CERTWIZ_SANDBOX_LOCKED:-}" ] && return 0
+	mkdir -p "$STATE"
+	chmod 0755 "$STATE"
+	export CERTWIZ_SANDBOX_LOCKED=1 T0
+	exec flock -o -w 900 "$STATE/.lock" "$script" "$@"
+}
+
+# ---------------------------------------------------------------- hosts
+
+agent_count() {
+	if [ -r "$STATE/agents" ]; then cat "$STATE/agents"; else echo "$DEFAULT_AGENTS"; fi
+}
+all_hosts() {
+	local n i
+	n=$(agent_count)
+	echo "$PRIMARY"
+	for ((i = 1; i <= n; i++)); do echo "agent$i"; done
+}
+agent_hosts() { all_hosts | tail -n +2; }
+is_primary() { [ "$1" = "$PRIMARY" ]; }
+
+host_short() { if is_primary "$1"; then echo puppet; else echo "$1"; fi; }
+host_fqdn() { echo "$(host_short "$1").$DOMAIN"; }
+host_addr() {
+	if is_primary "$1"; then echo "$PRIMARY_ADDR"; else echo "127.0.0.$((10 + ${1#agent}))"; fi
+}
+host_dir() { echo "$STATE/hosts/$1"; }
+host_fs() { echo "$STATE/hosts/$1/fs"; }
+host_ssldir() { echo "$STATE/hosts/$1/fs/var/lib/puppet/ssl"; }
+host_cert() { echo "$(host_ssldir "$1")/certs/$(host_fqdn "$1").pem"; }
+ca_dir() { echo "$(host_fs "$PRIMARY")/etc/puppet/puppetserver/ca"; }
+ca_cert() { echo "$(ca_dir)/ca_crt.pem"; }
+
+puppet_dirs() {
+	if is_primary "$1"; then printf '%s\n' "${PUPPET_DIRS_PRIMARY[@]}"
+	else printf '%s\n' "${PUPPET_DIRS_AGENT[@]}"; fi
+}
+log_dirs() {
+	if is_primary "$1"; then printf '%s\n' "${LOG_DIRS_PRIMARY[@]}"
+	else printf '%s\n' "${LOG_DIRS_AGENT[@]}"; fi
+}
+
+# HOST argument (primary, puppet, agent1, their FQDNs or addresses) -> host id.
+resolve_host() {
+	local arg=$1 h
+	[ -r "$STATE/agents" ] || die "no sandbox in $STATE (run sandbox/up)"
+	while read -r h; do
+		case "$arg" in
+		"$h"|"$(host_short "$h")"|"$(host_fqdn "$h")"|"$(host_addr "$h")") echo "$h"; return 0 ;;
+		esac
+	done < <(all_hosts)
+	die "unknown host '$arg' (hosts: $(all_hosts | tr '\n' ' '))"
+}
+
+# ---------------------------------------------------------------- processes
+
+# Start time of a process in clock ticks since boot (field 22 of stat), or "".
+proc_start() {
+	local s
+	read -r s 2>/dev/null <"/proc/$1/stat" || return 0
+	s=${s##*) }
+	# shellcheck disable=SC2086
+	set -- $s
+	echo "${20}"
+}
+proc_alive() {
+	local st
+	[ -n "$1" ] || return 1
+	read -r st 2>/dev/null <"/proc/$1/stat" || return 1
+	st=${st##*) }
+	[ "${st%% *}" != Z ]
+}
+
+# Record "pid starttime" so that a recycled pid is never mistaken for ours.
+record_pid() { echo "$2 $(proc_start "$2")" >"$1"; }
+# Print the recorded pid if that very process is still alive.
+recorded_pid() {
+	local file=$1 pid start
+	[ -r "$file" ] || return 1
+	read -r pid start <"$file" || return 1
+	[ -n "${pid:-}" ] && proc_alive "$pid" || return 1
+	[ "$(proc_start "$pid")" = "$start" ] || return 1
+	echo "$pid"
+}
+
+keeper_pid() { recorded_pid "$(host_dir "$1")/keeper.pid"; }
+sshd_pid() {
+	local pid kp
+	pid=$(recorded_pid "$(host_dir "$1")/sshd.pid.rec") || return 1
+	kp=$(keeper_pid "$1") || return 1
+	[ "/proc/$pid/ns/mnt" -ef "/proc/$kp/ns/mnt" ] || return 1
+	echo "$pid"
+}
+
+# Every process inside the host's namespace (keeper included).
+ns_pids() {
+	local kp p
+	kp=$(keeper_pid "$1") || return 0
+	for p in /proc/[0-9]*; do
+		[ "$p/ns/mnt" -ef "/proc/$kp/ns/mnt" ] && echo "${p#/proc/}"
+	done
+	return 0
+}
+
+wait_gone() { # pid timeout-seconds
+	local i
+	for ((i = 0; i < $2 * 10; i++)); do proc_alive "$1" || return 0; sleep 0.1; done
+	! proc_alive "$1"
+}
+
+# Run a command inside a host's namespaces.
+in_host() {
+	local h=$1 kp; shift
+	kp=$(keeper_pid "$h") || die "host $h is not running (sandbox/up)"
+	nsenter -t "$kp" -m -u -- env -u CERTWIZ_SANDBOX_LOCKED \
+		CERTWIZ_SANDBOX_HOST="$h" CERTWIZ_SANDBOX_DIR="$STATE" "$@"
+}
+
+# ssh to a host from outside its namespace, strict host key checking.
+ssh_opts() {
+	printf '%s\n' -i "$STATE/ssh/id_ed25519" -o IdentitiesOnly=yes -o BatchMode=yes \
+		-o UserKnownHostsFile="$STATE/known_hosts" -o GlobalKnownHostsFile=/dev/null \
+		-o StrictHostKeyChecking=yes -o ConnectTimeout=5 -o LogLevel=ERROR
+}
+host_ssh() {
+	local h=$1 opts; shift
+	mapfile -t opts < <(ssh_opts)
+	ssh "${opts[@]}" -o HostKeyAlias="$(host_fqdn "$h")" "root@$(host_addr "$h")" "$@"
+}
+
+# ---------------------------------------------------------------- x509
+
+# These print nothing (and succeed) when there is no certificate to read.
+fingerprint() { { openssl x509 -in "$1" -noout -fingerprint -sha256 2>/dev/null || true; } | sed 's/^.*=//'; }
+enddate() { { openssl x509 -in "$1" -noout -enddate 2>/dev/null || true; } | sed 's/^notAfter=//'; }
+# Fingerprint of the certificate a TLS port serves.
+served_fingerprint() {
+	{ openssl s_client -connect "$1" -servername "$2" </dev/null 2>/dev/null || true; } |
+		{ openssl x509 -noout -fingerprint -sha256 2>/dev/null || true; } | sed 's/^.*=//'
+}
+server_answers() {
+	[ "$(curl -sk --noproxy '*' --max-time 5 "https://$PRIMARY_ADDR:8140/status/v1/simple" 2>/dev/null)" = running ]
+}
+
+# ---------------------------------------------------------------- install
+
+ensure_packages() {
+	local missing=() p t
+	for p in "${PACKAGES[@]}"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+	done
+	for t in "${TOOLS[@]}"; do
+		command -v "${t%%:*}" >/dev/null 2>&1 || missing+=("${t#*:}")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	say "installing: ${missing[*]}"
+	# Keep package scripts from starting the machine's own puppetserver or
+	# sshd (they would take 8140/22 on every address); only when the machine
+	# has no policy of its own.
+	local policy=""
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		policy=/usr/sbin/policy-rc.d
+		printf '#!/bin/sh\n# temporary, from certwiz sandbox/up\nexit 101\n' >"$policy"
+		chmod 0755 "$policy"
+	fi
+	local rc=0
+	{ apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"; } || rc=$?
+	[ -n "$policy" ] && rm -f "$policy"
+	[ "$rc" = 0 ] || die "apt-get failed ($rc)"
+}
+
+# ---------------------------------------------------------------- host trees
+
+install_dir() { # path owner mode
+	install -d -o "${2%:*}" -g "${2#*:}" -m "$3" "$1"
+}
+
+write_puppet_conf() {
+	local h=$1 f
+	f="$(host_fs "$h")/etc/puppet/puppet.conf"
+	if is_primary "$h"; then
+		cat >"$f" <<EOT
+# certwiz sandbox: $PRIMARY_FQDN ($PRIMARY_ADDR), primary server and CA.
+# Debian layout: ssldir /var/lib/puppet/ssl, cadir /etc/puppet/puppetserver/ca.
+[main]
+certname = $PRIMARY_FQDN
+server = $PRIMARY_FQDN
+dns_alt_names = $PRIMARY_ALT_NAMES
+
+[server]
+# No autosign.conf: requests are signed explicitly with 'puppetserver ca sign'.
+EOT
+	else
+		cat >"$f" <<EOT
+# certwiz sandbox: $(host_fqdn "$h") ($(host_addr "$h")), an agent.
+[main]
+certname = $(host_fqdn "$h")
+server = $PRIMARY_FQDN
+EOT
+	fi
+}
+
+write_server_conf() {
+	local fs conf
+	fs=$(host_fs "$PRIMARY")
+	conf=$fs/etc/puppet/puppetserver/conf.d
+	cat >"$conf/webserver.conf" <<EOT
+webserver: {
+    access-log-config: /etc/puppet/puppetserver/request-logging.xml
+    client-auth: want
+    ssl-host: $PRIMARY_ADDR
+    ssl-port: 8140
+    # TLS 1.3 between Ruby's Net::HTTP and Jetty on JDK 17 stalls the first
+    # request after a CSR for about 30 s (PUPPET7-NOTES.md).
+    ssl-protocols: [TLSv1.2]
+}
+EOT
+	cat >"$conf/ca.conf" <<'EOT'
+certificate-authority: {
+    # allow CA to sign certificate requests that have subject alternative names.
+    allow-subject-alt-names: true
+
+    # allow CA to sign certificate requests that have authorization extensions.
+    allow-authorization-extensions: true
+
+    # enable the separate CRL for Puppet infrastructure nodes
+    # enable-infra-crl: false
+}
+EOT
+	cat >"$conf/sandbox.conf" <<'EOT'
+# certwiz sandbox: nothing may leave loopback.
+product: {
+    check-for-updates: false
+}
+dropsonde: {
+    enabled: false
+}
+EOT
+	# One JRuby: 256 MB of heap and 2 cores.
+	sed -i 's/^\([[:space:]]*\)#[[:space:]]*max-active-instances:.*/\1max-active-instances: 1/' \
+		"$conf/puppetserver.conf"
+	grep -q '^[[:space:]]*max-active-instances: 1' "$conf/puppetserver.conf" ||
+		warn "could not set max-active-instances in puppetserver.conf"
+
+	# JVM flags: /etc/default/puppetserver is bind-mounted from here.
+	local def=$fs/etc/default/puppetserver args
+	args="$PUPPETSERVER_JAVA_ARGS -Djruby.logger.class=com.puppetlabs.jruby_utils.jruby.Slf4jLogger"
+	if grep -q '^JAVA_ARGS=' /etc/default/puppetserver; then
+		sed "s|^JAVA_ARGS=.*|JAVA_ARGS=\"$args\"|" /etc/default/puppetserver >"$def"
+	else
+		{ cat /etc/default/puppetserver; echo "JAVA_ARGS=\"$args\""; } >"$def"
+	fi
+
+	local env=$fs/etc/puppet/code/environments/production
+	install -d -m 0755 "$env/manifests" "$env/modules"
+	cat >"$env/manifests/site.pp" <<'EOT'
+# certwiz sandbox: the smallest catalog that proves an agent can fetch one.
+# The file converges, so the first run exits 2 (changes) and later runs 0.
+node default {
+  file { '/var/cache/puppet/sandbox-catalog.txt':
+    ensure  => file,
+    mode    => '0644',
+    content => "catalog for ${trusted['certname']} from the certwiz sandbox\n",
+  }
+}
+EOT
+}
+
+# Build a host's Puppet tree once: the package's /etc/puppet (no CA, no ssl,
+# no server config on agents) and empty var directories owned like Debian's.
+init_host_tree() {
+	local h=$1 hd fs excl=()
+	hd=$(host_dir "$h")
+	fs=$(host_fs "$h")
+	[ -e "$hd/initialized" ] && return 0
+	rm -rf "$fs"
+	mkdir -p "$fs/etc" "$fs/var/lib" "$fs/var/cache" "$fs/var/log"
+	excl=(--exclude=puppet/puppetserver/ca --exclude=puppet/ssl --exclude=puppet/puppet.conf)
+	is_primary "$h" || excl+=(--exclude=puppet/puppetserver)
+	tar -C /etc "${excl[@]}" -cf - puppet | tar -C "$fs/etc" -xpf -
+	install_dir "$fs/var/lib/puppet" puppet:puppet 0750
+	install_dir "$fs/var/cache/puppet" puppet:puppet 0751
+	install_dir "$fs/var/log/puppet" puppet:puppet 0750
+	if is_primary "$h"; then
+		install_dir "$fs/var/lib/puppetserver" puppet:puppet 0750
+		install_dir "$fs/var/lib/puppetserver/jruby-gems" root:root 0755
+		install_dir "$fs/var/log/puppetserver" puppet:puppet 0750
+		install_dir "$fs/etc/default" root:root 0755
+		write_server_conf
+	fi
+	write_puppet_conf "$h"
+	touch "$hd/initialized"
+}
+
+# "source target" pairs mounted inside a host's namespace.
+host_mounts() {
+	local h=$1 fs hd d
+	fs=$(host_fs "$h")
+	hd=$(host_dir "$h")
+	while read -r d; do echo "$fs/$d /$d"; done < <(puppet_dirs "$h"; log_dirs "$h")
+	is_primary "$h" && echo "$fs/etc/default/puppetserver /etc/default/puppetserver"
+	echo "$STATE/etc/hosts /etc/hosts"
+	# Login records of the host's sshd stay in the host.
+	for d in wtmp btmp lastlog; do
+		[ -f "/var/log/$d" ] && [ -f "$hd/log/$d" ] && echo "$hd/log/$d /var/log/$d"
+	done
+	return 0
+}
+
+# ---------------------------------------------------------------- ssh material
+
+ensure_client_key() {
+	install -d -m 0700 "$STATE/ssh"
+	if [ ! -s "$STATE/ssh/id_ed25519" ]; then
+		rm -f "$STATE/ssh/id_ed25519" "$STATE/ssh/id_ed25519.pub"
+		ssh-keygen -q -t ed25519 -N '' -C "certwiz-sandbox-client" -f "$STATE/ssh/id_ed25519"
+	fi
+	printf 'from="127.0.0.0/8" %s\n' "$(cat "$STATE/ssh/id_ed25519.pub")" >"$STATE/ssh/authorized_keys"
+	chmod 0600 "$STATE/ssh/authorized_keys"
+}
+
+ensure_host_ssh() {
+	local h=$1 hd addr d
+	hd=$(host_dir "$h")
+	addr=$(host_addr "$h")
+	install -d -m 0700 "$hd/ssh"
+	install -d -m 0755 "$hd/log"
+	if [ ! -s "$hd/ssh/ssh_host_ed25519_key" ]; then
+		rm -f "$hd/ssh/ssh_host_ed25519_key" "$hd/ssh/ssh_host_ed25519_key.pub"
+		ssh-keygen -q -t ed25519 -N '' -C "root@$(host_fqdn "$h")" -f "$hd/ssh/ssh_host_ed25519_key"
+	fi
+	for d in wtmp btmp lastlog; do
+		[ -f "$hd/log/$d" ] || install -m 0664 -o root -g utmp /dev/null "$hd/log/$d" 2>/dev/null ||
+			install -m 0664 /dev/null "$hd/log/$d"
+	done
+	cat >"$hd/ssh/sshd_config" <<EOT
+# certwiz sandbox: sshd of $(host_fqdn "$h"), run inside its namespace.
+ListenAddress $addr:22
+HostKey $hd/ssh/ssh_host_ed25519_key
+PidFile $hd/sshd.pid
+PermitRootLogin prohibit-password
+PubkeyAuthentication yes
+AuthorizedKeysFile $STATE/ssh/authorized_keys
+# The state directory may sit below a world-writable one (tests use /tmp).
+StrictModes no
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+X11Forwarding no
+PrintMotd no
+PrintLastLog no
+UseDNS no
+# certwiz opens many sessions at once.
+MaxStartups 100:30:200
+MaxSessions 50
+AcceptEnv LANG LC_*
+Subsystem sftp /usr/lib/openssh/sftp-server
+EOT
+}
+
+write_hosts_file() {
+	local h
+	install -d -m 0755 "$STATE/etc"
+	# Rewritten in place: the file is bind-mounted by inode.
+	{
+		echo "# certwiz sandbox hosts: bind-mounted on /etc/hosts inside every sandbox host"
+		printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n'
+		while read -r h; do
+			printf '%s\t%s %s\n' "$(host_addr "$h")" "$(host_fqdn "$h")" "$(host_short "$h")"
+		done < <(all_hosts)
+	} >"$STATE/etc/hosts"
+	chmod 0644 "$STATE/etc/hosts"
+}
+
+write_known_hosts() {
+	local h key name
+	{
+		while read -r h; do
+			key=$(cut -d' ' -f1,2 "$(host_dir "$h")/ssh/ssh_host_ed25519_key.pub")
+			for name in "$(host_fqdn "$h")" "$(host_short "$h")" "$(host_addr "$h")"; do
+				echo "$name $key"
+			done
+		done < <(all_hosts)
+	} >"$STATE/known_hosts"
+	chmod 0644 "$STATE/known_hosts"
+}
+
+write_ssh_config() {
+	local h
+	{
+		echo "# certwiz sandbox: ssh -F $STATE/ssh/config agent1"
+		while read -r h; do
+			echo "Host $(host_fqdn "$h") $(host_short "$h") $h"
+			echo "    HostName $(host_addr "$h")"
+			echo "    HostKeyAlias $(host_fqdn "$h")"
+		done < <(all_hosts)
+		cat <<EOT
+Host *
+    User root
+    IdentityFile $STATE/ssh/id_ed25519
+    IdentitiesOnly yes
+    UserKnownHostsFile $STATE/known_hosts
+    GlobalKnownHostsFile /dev/null
+    StrictHostKeyChecking yes
+    BatchMode yes
+    ConnectTimeout 5
+EOT
+	} >"$STATE/ssh/config"
+	chmod 0644 "$STATE/ssh/config"
+}
+
+# ---------------------------------------------------------------- namespaces
+
+host_mounts_ok() { # host keeper-pid
+	local a b
+	a=$(stat -L -c %d:%i "/proc/$2/root/etc/puppet" 2>/dev/null) || return 1
+	b=$(stat -c %d:%i "$(host_fs "$1")/etc/puppet" 2>/dev/null) || return 1
+	[ "$a" = "$b" ]
+}
+
+start_host() {
+	local h=$1 kp i pairs=() src dst
+	if kp=$(keeper_pid "$h"); then
+		if host_mounts_ok "$h" "$kp"; then
+			echo "$kp" >"$(host_dir "$h")/ns.pid"
+			return 0
+		fi
+		warn "$h: namespace $kp does not show this state directory; recreating it"
+		stop_host "$h"
+	fi
+	while read -r src dst; do
+		[ -e "$dst" ] || die "$h: mount point $dst is missing on this machine (is the package installed?)"
+		pairs+=("$src" "$dst")
+	done < <(host_mounts "$h")
+	# shellcheck disable=SC2016 # expanded by the inner bash
+	setsid unshare -m -u --propagation private -- \
+		bash -c 'exec -a "$0" sleep infinity' "certwiz-sandbox-$h" </dev/null >/dev/null 2>&1 &
+	kp=$!
+	for ((i = 0; i < 50; i++)); do
+		tr '\0' ' ' <"/proc/$kp/cmdline" 2>/dev/null | grep -q "^certwiz-sandbox-$h " && break
+		sleep 0.1
+	done
+	proc_alive "$kp" || die "$h: unshare failed"
+	record_pid "$(host_dir "$h")/keeper.pid" "$kp"
+	echo "$kp" >"$(host_dir "$h")/ns.pid"  # plain, for `nsenter -t "$(cat ns.pid)" -m`
+	# shellcheck disable=SC2016 # expanded by the inner bash
+	nsenter -t "$kp" -m -u -- /bin/bash -euc '
+		hostname "$1"; shift
+		mount -n -t tmpfs -o mode=0755,nosuid,nodev,size=64m certwiz-sandbox-run /run
+		install -d -m 0755 /run/sshd
+		install -d -m 1777 /run/lock
+		ln -s /dev/shm /run/shm
+		while [ $# -ge 2 ]; do mount -n --bind "$1" "$2"; shift 2; done
+	' _ "$(host_short "$h")" "${pairs[@]}" || { kill "$kp"; die "$h: mounts failed"; }
+}
+
+start_sshd() {
+	local h=$1 hd addr pid i
+	sshd_pid "$h" >/dev/null && return 0
+	hd=$(host_dir "$h")
+	addr=$(host_addr "$h")
+	if ss -Hltn "sport = :22" | awk '{print $4}' | grep -qxE "(0\.0\.0\.0|\*|\[::\]|$addr):22"; then
+		die "$h: $addr:22 is already taken by another sshd: $(ss -Hltnp "sport = :22" | grep -E "(0\.0\.0\.0|\*|\[::\]|$addr):22")"
+	fi
+	rm -f "$hd/sshd.pid"
+	in_host "$h" /usr/sbin/sshd -t -f "$hd/ssh/sshd_config" || die "$h: sshd config invalid"
+	in_host "$h" /usr/sbin/sshd -f "$hd/ssh/sshd_config" -E "$hd/log/sshd.log" ||
+		die "$h: sshd did not start (see $hd/log/sshd.log)"
+	for ((i = 0; i < 50; i++)); do
+		[ -s "$hd/sshd.pid" ] && ss -Hltn "sport = :22" | awk '{print $4}' | grep -qx "$addr:22" && break
+		sleep 0.1
+	done
+	read -r pid <"$hd/sshd.pid" || die "$h: sshd wrote no pid file"
+	record_pid "$hd/sshd.pid.rec" "$pid"
+	sshd_pid "$h" >/dev/null || die "$h: sshd (pid $pid) is not running (see $hd/log/sshd.log)"
+}
+
+# Stop everything in a host: services gracefully, then sshd, then whatever
+# else still lives in its namespace, then the keeper.
+stop_host() {
+	local h=$1 hd kp pid p left
+	hd=$(host_dir "$h")
+	if kp=$(keeper_pid "$h"); then
+		if is_primary "$h"; then in_host "$h" "$SANDBOX_ROOT/service/puppetserver" stop || true; fi
+		in_host "$h" "$SANDBOX_ROOT/service/puppet" stop >/dev/null || true
+		if pid=$(sshd_pid "$h"); then kill -TERM "$pid" 2>/dev/null || true; wait_gone "$pid" 5 || true; fi
+		left=$(ns_pids "$h" | grep -vx "$kp" || true)
+		if [ -n "$left" ]; then
+			for p in $left; do
+				warn "$h: stopping leftover process $p: $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | cut -c1-100)"
+				kill -TERM "$p" 2>/dev/null || true
+			done
+			for p in $left; do wait_gone "$p" 10 || kill -KILL "$p" 2>/dev/null || true; done
+		fi
+		kill -TERM "$kp" 2>/dev/null || true
+		wait_gone "$kp" 5 || kill -KILL "$kp" 2>/dev/null || true
+	fi
+	rm -f "$hd/keeper.pid" "$hd/ns.pid" "$hd/sshd.pid" "$hd/sshd.pid.rec"
+}
+
+# Hosts that have a directory in the state dir (agents first, primary last).
+existing_hosts() {
+	local d
+	[ -d "$STATE/hosts" ] || return 0
+	for d in "$STATE"/hosts/agent*; do [ -d "$d" ] && basename "$d"; done | sort -V
+	[ -d "$STATE/hosts/$PRIMARY" ] && echo "$PRIMARY"
+	return 0
+}
+
+# ---------------------------------------------------------------- puppet
+
+# up and reset allow a slow start (a loaded 2-core machine has taken 80 s);
+# certwiz gets the script's own default.
+server_start() {
+	PUPPETSERVER_START_TIMEOUT=${PUPPETSERVER_START_TIMEOUT:-300} \
+		in_host "$PRIMARY" "$SANDBOX_ROOT/service/puppetserver" start
+}
+server_stop() { in_host "$PRIMARY" "$SANDBOX_ROOT/service/puppetserver" stop; }
+server_running() { in_host "$PRIMARY" "$SANDBOX_ROOT/service/puppetserver" status >/dev/null 2>&1; }
+
+# parallel_on LABEL "HOST..." CMD ARGS...: run CMD in several hosts at once,
+# output appended to $STATE/logs/HOST.log.  Exit codes listed in OK_CODES
+# (default "0") count as success and are left in PAR_RC[HOST]; for the
+# others the log's tail is printed and the function returns 1.
+parallel_on() {
+	local label=$1 hosts h pids=() rc fail=0 i ok c
+	read -r -a hosts <<<"$2"
+	shift 2
+	mkdir -p "$STATE/logs"
+	for h in "${hosts[@]}"; do
+		{
+			printf '==== %s %s: %s\n' "$(date -Is)" "$label" "$*"
+			in_host "$h" "$@"
+		} >>"$STATE/logs/$h.log" 2>&1 </dev/null &
+		pids+=($!)
+	done
+	for i in "${!hosts[@]}"; do
+		rc=0
+		wait "${pids[$i]}" || rc=$?
+		ok=0
+		for c in ${OK_CODES:-0}; do [ "$rc" = "$c" ] && ok=1; done
+		PAR_RC[${hosts[$i]}]=$rc
+		if [ "$ok" = 0 ]; then
+			fail=1
+			echo "---- ${hosts[$i]}: '$label' failed with exit code $rc; last lines of $STATE/logs/${hosts[$i]}.log:" >&2
+			tail -n 15 "$STATE/logs/${hosts[$i]}.log" >&2
+		fi
+	done
+	return "$fail"
+}
+# shellcheck disable=SC2034 # read by the callers
+declare -gA PAR_RC=()
+
+# Manifest of what a server restart depends on: the primary's config and SSL.
+primary_ssl_manifest() {
+	local fs
+	fs=$(host_fs "$PRIMARY")
+	(
+		cd "$fs" || exit 1
+		find etc/puppet var/lib/puppet -printf '%y %m %U:%G %p\n' | LC_ALL=C sort
+		find etc/puppet var/lib/puppet -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum
+	) | sha256sum | cut -d' ' -f1
+}
+
+snapshot_valid() {
+	local h
+	[ -s "$STATE/pristine/hosts" ] || return 1
+	[ "$(cat "$STATE/pristine/hosts")" = "$(all_hosts)" ] || return 1
+	while read -r h; do [ -s "$STATE/pristine/$h.tar" ] || return 1; done < <(all_hosts)
+}
+
+snapshot_take() {
+	local h new=$STATE/pristine.new dirs
+	rm -rf "$new"
+	mkdir -p "$new"
+	while read -r h; do
+		mapfile -t dirs < <(puppet_dirs "$h")
+		tar -C "$(host_fs "$h")" --numeric-owner -cpf "$new/$h.tar" "${dirs[@]}"
+	done < <(all_hosts)
+	primary_ssl_manifest >"$new/primary.manifest"
+	fingerprint "$(host_cert "$PRIMARY")" >"$new/server.fingerprint"
+	all_hosts >"$new/hosts"
+	rm -rf "$STATE/pristine"
+	mv "$new" "$STATE/pristine"
+}
+
+# Put a host's Puppet directories (all, or those named) back as in the
+# snapshot.  The directories themselves stay (they are mount sources); only
+# their contents change.
+snapshot_restore() {
+	local h=$1 fs d dirs
+	shift
+	fs=$(host_fs "$h")
+	if [ $# -gt 0 ]; then dirs=("$@"); else mapfile -t dirs < <(puppet_dirs "$h"); fi
+	for d in "${dirs[@]}"; do
+		if [ -d "$fs/$d" ]; then find "$fs/$d" -mindepth 1 -delete; fi
+	done
+	tar -C "$fs" --numeric-owner -xpf "$STATE/pristine/$h.tar" "${dirs[@]}"
+}
+
+# ---------------------------------------------------------------- summary
+
+print_summary() {
+	local h ca
+	ca=$(ca_cert)
+	echo
+	echo "certwiz sandbox  (state: $STATE)"
+	printf '  %-8s %-22s %-12s %s\n' HOST NAME ADDRESS ROLE
+	while read -r h; do
+		if is_primary "$h"; then
+			printf '  %-8s %-22s %-12s %s\n' "$h" "$(host_fqdn "$h")" "$(host_addr "$h")" \
+				"primary server + CA, puppetserver on :8140, alt names $PRIMARY_ALT_NAMES"
+		else
+			printf '  %-8s %-22s %-12s %s\n' "$h" "$(host_fqdn "$h")" "$(host_addr "$h")" \
+				"agent, cert until $(enddate "$(host_cert "$h")")"
+		fi
+	done < <(all_hosts)
+	echo "  CA SHA-256  $(fingerprint "$ca")"
+	echo
+	echo "  run on a host:     $SANDBOX_ROOT/exec primary -- puppetserver ca list --all"
+	echo "                     $SANDBOX_ROOT/exec agent1 -- puppet agent -t"
+	echo "  shell on a host:   $SANDBOX_ROOT/exec primary        (certwiz runs there)"
+	echo "  ssh to a host:     ssh -F $STATE/ssh/config agent1"
+	echo "  services (inside): $SANDBOX_ROOT/service/puppetserver start|stop|status"
+	echo "                     $SANDBOX_ROOT/service/puppet start|stop|status"
+	echo "  health:            $SANDBOX_ROOT/status"
+	echo "  back to pristine:  $SANDBOX_ROOT/reset"
+	echo "  tear down:         $SANDBOX_ROOT/down    (--purge also deletes $STATE)"
+}
