@@ -103,6 +103,10 @@ static cw_status connect_host(struct exec *ex, size_t h, struct cw_error *err)
 		.connect_timeout_s = s->ssh_connect_timeout,
 	};
 	cw_status st = transport_ssh_new(&o, &ex->transports[h], err);
+	/* Connect now (handshake, host key, authentication), not at the first command: a bad
+	 * host key or password must stop the run before anything has changed. */
+	if (!st)
+		st = transport_ssh_connect(ex->transports[h], err);
 	if (st)
 		cw_error_prefix(err, "%s", ph->name);
 	return st;
@@ -556,7 +560,7 @@ static cw_status run_backup(struct exec *ex, const struct plan_step *s, struct s
 	strv_push_owned(&r->checks, xasprintf("ok verify: %s read back and matches its manifest %s", b->archive,
 					      b->manifest));
 	return jlog(ex, (struct journal_entry){.event = JE_BACKUP, .step = s->id, .host = h->name,
-					       .outcome = "verified", .value = b->archive, .note = b->manifest}, err);
+					       .outcome = "verified", .path = b->archive, .note = b->manifest}, err);
 }
 
 /* The host a failure belongs to: the agent a per-agent step is about, else where it ran. */
@@ -619,7 +623,9 @@ cw_status exec_run_step(struct exec *ex, size_t i, bool confirmed, struct cw_err
 			st = run_command(ex, s, r, &oc, &e);
 			if (st)
 				set_detail(r, "%s", e.msg);
-			else if (!ok_exit(s, r->proc.exit_code)) {
+			else if (ok_exit(s, r->proc.exit_code))
+				strv_push_owned(&r->checks, xasprintf("ok exit: the command exited with %d", r->proc.exit_code));
+			else {
 				st = CW_EEXEC;
 				if (r->proc.exit_code < 0)
 					set_detail(r, "the command was killed by signal %s%d", r->proc.signal_name,
@@ -766,7 +772,7 @@ cw_status exec_rollback(struct exec *ex, struct cw_error *err)
 		}
 		strv_free(running);
 		jlog(ex, (struct journal_entry){.event = JE_ROLLBACK, .host = host, .outcome = st ? "fail" : "ok",
-						.value = ex->backups[h].archive, .note = st ? e.msg : NULL}, NULL);
+						.path = ex->backups[h].archive, .note = st ? e.msg : NULL}, NULL);
 		if (st && !result)
 			result = cw_error_set(err, st, "%s: %s", host, e.msg);
 	}

@@ -332,7 +332,8 @@ static enum ssh_hostkey_verdict hostkey_decide(LIBSSH2_SESSION *session, const c
 	struct known k;
 	if (known_load(session, kh_path, &k, err) != CW_OK) {
 		cw_error_prefix(err, "cannot check the host key of %s", host);
-		err->code = CW_EHOSTKEY;
+		if (err)
+			err->code = CW_EHOSTKEY;
 		return SSH_HOSTKEY_ERROR;
 	}
 
@@ -369,13 +370,12 @@ static enum ssh_hostkey_verdict hostkey_decide(LIBSSH2_SESSION *session, const c
 	case SSH_HOSTKEY_UNKNOWN: {
 		struct strbuf sb;
 		strbuf_init(&sb);
-		strbuf_addf(&sb, "the host key of %s is not known: %s has no entry for %s", host,
-			    kh_path, name);
+		strbuf_addf(&sb, "the host key of %s is not known: %s has no %s key for %s", host,
+			    kh_path, kind->label, name);
 		if (k.missing)
 			strbuf_adds(&sb, " (the file does not exist)");
 		else if (known_has_type(&k, name, 0))
-			strbuf_addf(&sb, " with an %s key (it holds keys of other types for it)",
-				    kind->label);
+			strbuf_adds(&sb, " (only keys of other types)");
 		strbuf_addf(
 			&sb,
 			". The server offers an %s key with fingerprint %s. Compare it with the "
@@ -482,9 +482,10 @@ cw_status ssh_known_hosts_add(const char *known_hosts_path, const char *host, in
 		return cw_error_set(err, CW_EINVAL,
 				    "\"%s\" cannot be written to known_hosts as a host name",
 				    host ? host : "");
-	char tname[64];
-	key_type_name(key, keylen, tname, sizeof tname);
-	if (!key || !tname[0])
+	char tname[64] = "";
+	if (key)
+		key_type_name(key, keylen, tname, sizeof tname);
+	if (!tname[0])
 		return cw_error_set(err, CW_EINVAL, "not an SSH public key");
 
 	char *dir = xstrdup(known_hosts_path);
@@ -1525,8 +1526,6 @@ static void proc_advance(struct tproc *p, output_fn out, void *ctx)
 		int rc = chan_open(s, &p->ch, &e);
 		if (rc == 0 || p->finished)
 			return;
-		if (getenv("CWDBG"))
-			fprintf(stderr, "open rc %d served %u retried %d: %s\n", rc, s->served, p->retried, e.msg);
 		if (rc == -2 && s->served > 0 && !p->retried) {
 			/* A session that served earlier commands died while idle (an sshd restart, a
 			 * NAT that forgot it): nothing of this command ran yet, so connect again, once.

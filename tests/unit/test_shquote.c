@@ -173,7 +173,8 @@ static void check_words(const char *out, size_t len, const char *const *want)
 		if (off + wl >= len)
 			fail_msg("output ended before word %zu (\"%s\")", i, want[i]);
 		if (memcmp(out + off, want[i], wl) != 0 || out[off + wl] != '\0')
-			fail_msg("word %zu came back as \"%s\", expected \"%s\"", i, out + off, want[i]);
+			fail_msg("word %zu came back as \"%s\", expected \"%s\"", i, out + off,
+				 want[i]);
 		off += wl + 1;
 	}
 	assert_int_equal(off, len); /* nothing extra */

@@ -20,22 +20,23 @@
 #include "transport.h"
 #include "util.h"
 
-#define SSHD "/usr/sbin/sshd"
+/* CW_TEST_SSHD overrides where sshd is (a missing one makes the server tests skip). */
+#define SSHD (getenv("CW_TEST_SSHD") ? getenv("CW_TEST_SSHD") : "/usr/sbin/sshd")
 #define KEYGEN "/usr/bin/ssh-keygen"
 
 /* Everything the tests share: one sshd for the whole run. */
 static struct {
-	bool keys_ok;      /* ssh-keygen worked: the server-less tests can run */
-	bool sshd_ok;      /* sshd is up */
-	char why[256];     /* why not */
+	bool keys_ok;  /* ssh-keygen worked: the server-less tests can run */
+	bool sshd_ok;  /* sshd is up */
+	char why[256]; /* why not */
 	char *dir;
 	int port;
 	pid_t sshd_pid;
 	char user[64];
-	char *kh;          /* known_hosts with the right key */
-	char *client;      /* authorised client key (ed25519, .pub beside it) */
-	char *client_rsa;  /* authorised RSA key without a .pub beside it */
-	char *wrong;       /* a key the server does not know */
+	char *kh;         /* known_hosts with the right key */
+	char *client;     /* authorised client key (ed25519, .pub beside it) */
+	char *client_rsa; /* authorised RSA key without a .pub beside it */
+	char *wrong;      /* a key the server does not know */
 	char *hostkey_pub, *hostkey2_pub, *hostkey_rsa_pub;
 	char fp[64], fp2[64]; /* host key fingerprints as ssh-keygen prints them */
 } g;
@@ -82,8 +83,8 @@ static int run_local(char *const argv[], char **out)
 
 static bool keygen(const char *path, const char *type)
 {
-	char *argv[] = { KEYGEN, "-q", "-t", (char *)type, "-N", "", "-C", "certwiz-test", "-f",
-			 (char *)path, NULL };
+	char *argv[] = { KEYGEN, "-q",           "-t", (char *)type, "-N", "",
+			 "-C",   "certwiz-test", "-f", (char *)path, NULL };
 	return run_local(argv, NULL) == 0;
 }
 
@@ -163,7 +164,8 @@ static int free_port(void)
 static bool port_answers(int port)
 {
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_port = htons((uint16_t)port),
 				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	bool ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
 	close(fd);
@@ -191,7 +193,9 @@ static char *write_config(bool penalties)
 	strbuf_addf(&sb, "SetEnv PATH=%s/bin:/usr/local/bin:/usr/bin:/bin HOME=%s/remote-home\n",
 		    g.dir, g.dir);
 	if (penalties)
-		strbuf_adds(&sb, "PerSourcePenalties no\n"); /* OpenSSH >= 9.8 would punish our failures */
+		strbuf_adds(
+			&sb,
+			"PerSourcePenalties no\n"); /* OpenSSH >= 9.8 would punish our failures */
 	test_write(cfg, sb.buf);
 	strbuf_done(&sb);
 	return cfg;
@@ -273,8 +277,8 @@ static int group_setup(void **state)
 	chmod(sudo, 0755);
 
 	if (access(SSHD, X_OK) != 0) {
-		snprintf(g.why, sizeof g.why, "%s is not installed (apt-get install openssh-server)",
-			 SSHD);
+		snprintf(g.why, sizeof g.why,
+			 "%s is not installed (apt-get install openssh-server)", SSHD);
 		return 0;
 	}
 	/* sshd started by root needs its privilege separation directory (what the package's init
@@ -285,13 +289,14 @@ static int group_setup(void **state)
 	for (int attempt = 0; attempt < 5 && !g.sshd_ok; attempt++) {
 		g.port = free_port();
 		char *cfg = write_config(true);
-		char *tcheck[] = { SSHD, "-t", "-f", cfg, NULL };
+		char *tcheck[] = { (char *)SSHD, "-t", "-f", cfg, NULL };
 		if (run_local(tcheck, NULL) != 0) {
 			free(cfg);
 			cfg = write_config(false);
-			char *tcheck2[] = { SSHD, "-t", "-f", cfg, NULL };
+			char *tcheck2[] = { (char *)SSHD, "-t", "-f", cfg, NULL };
 			if (run_local(tcheck2, NULL) != 0) {
-				snprintf(g.why, sizeof g.why, "sshd -t rejects the generated config");
+				snprintf(g.why, sizeof g.why,
+					 "sshd -t rejects the generated config");
 				free(cfg);
 				break;
 			}
@@ -373,19 +378,42 @@ static int group_teardown(void **state)
 	return 0;
 }
 
-#define NEED_KEYS()                                                                   \
-	do {                                                                          \
-		if (!g.keys_ok) {                                                     \
-			print_message("skipped: %s\n", g.why);                       \
-			skip();                                                       \
-		}                                                                     \
+#define NEED_KEYS()                                                                                \
+	do {                                                                                       \
+		if (!g.keys_ok) {                                                                  \
+			print_message("skipped: %s\n", g.why);                                     \
+			skip();                                                                    \
+		}                                                                                  \
 	} while (0)
-#define NEED_SSHD()                                                                   \
-	do {                                                                          \
-		if (!g.sshd_ok) {                                                     \
-			print_message("skipped: no test sshd: %s\n", g.why);         \
-			skip();                                                       \
-		}                                                                     \
+#define NEED_SSHD()                                                                                \
+	do {                                                                                       \
+		if (!g.sshd_ok) {                                                                  \
+			print_message("skipped: no test sshd: %s\n", g.why);                       \
+			skip();                                                                    \
+		}                                                                                  \
+	} while (0)
+
+/* On a failure, the end of sshd's log says what the server saw. */
+static void sshd_log_tail(void)
+{
+	if (!g.dir)
+		return;
+	char *log = path_join(g.dir, "sshd.log");
+	char *text = slurp(log);
+	if (text) {
+		size_t len = strlen(text), n = 0, i = len;
+		while (i > 0 && n < 40)
+			if (text[--i] == '\n')
+				n++;
+		print_message("---- end of %s ----\n%s\n----\n", log, text + i);
+	}
+	free(text);
+	free(log);
+}
+#define FAIL(...)                                                                                  \
+	do {                                                                                       \
+		sshd_log_tail();                                                                   \
+		fail_msg(__VA_ARGS__);                                                             \
 	} while (0)
 
 /* ---- driving commands through the transport ops, as the runner does ---- */
@@ -440,7 +468,7 @@ static void run_start(struct run *r, char *const *argv)
 {
 	cw_status st = r->t->ops->start(r->t, argv, &r->p, &r->e);
 	if (st != CW_OK)
-		fail_msg("start failed: %s", r->e.msg);
+		FAIL("start failed: %s", r->e.msg);
 	assert_non_null(r->p);
 }
 
@@ -506,7 +534,7 @@ static void run_to_end(struct run *r, int limit_ms)
 {
 	struct run *one[] = { r };
 	if (drive(one, 1, limit_ms, 100, NULL) != 1)
-		fail_msg("the command did not end within %d ms", limit_ms);
+		FAIL("the command did not end within %d ms", limit_ms);
 }
 
 /* Run argv on t to its end. */
@@ -582,10 +610,10 @@ static void wait_output(struct run *r, const char *want, int limit_ms)
 	struct run *one[] = { r };
 	while (!strstr(r->out.buf, want)) {
 		if (r->done)
-			fail_msg("ended before printing \"%s\": %s (stderr: %s)", want, r->e.msg,
-				 r->err.buf);
+			FAIL("ended before printing \"%s\": %s (stderr: %s)", want, r->e.msg,
+			     r->err.buf);
 		if (now_ms() >= end)
-			fail_msg("no \"%s\" within %d ms", want, limit_ms);
+			FAIL("no \"%s\" within %d ms", want, limit_ms);
 		drive(one, 1, 100, 50, NULL);
 	}
 }
@@ -603,7 +631,7 @@ static void test_exit_codes_and_streams(void **state)
 	char *a1[] = { "sh", "-c", "echo out; echo err >&2; exit 3", NULL };
 	run_argv(&r, t, a1);
 	if (r.st != CW_OK)
-		fail_msg("%s", r.e.msg);
+		FAIL("%s", r.e.msg);
 	assert_string_equal(r.out.buf, "out\n");
 	assert_string_equal(r.err.buf, "err\n");
 	assert_int_equal(r.res.exit_code, 3);
@@ -701,22 +729,45 @@ static void test_large_output_both_streams(void **state)
 	assert_int_equal(r.err.len, 3000000);
 	for (size_t i = 0; i < 4000000; i++)
 		if (r.out.buf[i] != 'o')
-			fail_msg("stdout byte %zu is %d", i, r.out.buf[i]);
+			FAIL("stdout byte %zu is %d", i, r.out.buf[i]);
 	assert_memory_equal(r.out.buf + 4000000, "end\n", 4);
 	for (size_t i = 0; i < r.err.len; i++)
 		if (r.err.buf[i] != 'e')
-			fail_msg("stderr byte %zu is %d", i, r.err.buf[i]);
+			FAIL("stderr byte %zu is %d", i, r.err.buf[i]);
 	assert_int_equal(stalls, 0);
 	run_done(&r);
 	t->ops->free(t);
 }
 
 static const char *const tricky[] = {
-	"plain", "", "two words", "it's", "'", "\"dq\"", "back\\slash",
-	"$(touch /tmp/certwiz-ssh-pwned)", "`touch /tmp/certwiz-ssh-pwned`", "$HOME $$ $?",
-	"*", "[a-z]*", "a;b|c&d", "<in", ">/tmp/certwiz-ssh-pwned", "line1\nline2\n", "tab\there",
-	"#hash", "~root", "{a,b}", "!x", "A=1", "-n", "--", "%s %d %%",
-	"caf\xc3\xa9 \xe2\x9c\x93", "\xff\xfe not utf-8", NULL,
+	"plain",
+	"",
+	"two words",
+	"it's",
+	"'",
+	"\"dq\"",
+	"back\\slash",
+	"$(touch /tmp/certwiz-ssh-pwned)",
+	"`touch /tmp/certwiz-ssh-pwned`",
+	"$HOME $$ $?",
+	"*",
+	"[a-z]*",
+	"a;b|c&d",
+	"<in",
+	">/tmp/certwiz-ssh-pwned",
+	"line1\nline2\n",
+	"tab\there",
+	"#hash",
+	"~root",
+	"{a,b}",
+	"!x",
+	"A=1",
+	"-n",
+	"--",
+	"%s %d %%",
+	"caf\xc3\xa9 \xe2\x9c\x93",
+	"\xff\xfe not utf-8",
+	NULL,
 };
 
 static void test_argv_verbatim(void **state)
@@ -739,7 +790,7 @@ static void test_argv_verbatim(void **state)
 		size_t wl = strlen(tricky[i]);
 		if (off + wl >= r.out.len || memcmp(r.out.buf + off, tricky[i], wl) != 0 ||
 		    r.out.buf[off + wl] != '\0')
-			fail_msg("word %zu (\"%s\") did not arrive verbatim", i, tricky[i]);
+			FAIL("word %zu (\"%s\") did not arrive verbatim", i, tricky[i]);
 		off += wl + 1;
 	}
 	assert_int_equal(off, r.out.len);
@@ -865,7 +916,7 @@ static void test_identity_without_pub(void **state)
 	chmod(nopub, 0600);
 	cw_status st = connect_once(g.kh, nopub, 20, &e);
 	if (st != CW_OK)
-		fail_msg("%s", e.msg);
+		FAIL("%s", e.msg);
 	free(text);
 	free(nopub);
 }
@@ -887,7 +938,7 @@ static void test_rsa_key(void **state)
 	assert_non_null(strstr(e.msg, "ed25519"));
 #else
 	if (st != CW_OK)
-		fail_msg("%s", e.msg);
+		FAIL("%s", e.msg);
 #endif
 	free(pub);
 }
@@ -914,7 +965,7 @@ static void test_default_identity(void **state)
 	chmod(key, 0600);
 	cw_status st = connect_once(g.kh, NULL, 20, &e);
 	if (st != CW_OK)
-		fail_msg("%s", e.msg);
+		FAIL("%s", e.msg);
 
 	/* and ~/.ssh/known_hosts when no known_hosts is set */
 	char *kh = path_join(ssh, "known_hosts");
@@ -971,7 +1022,7 @@ static void test_ssh_agent(void **state)
 	struct cw_error e;
 	cw_status st = connect_once(g.kh, NULL, 20, &e);
 	if (st != CW_OK)
-		fail_msg("%s", e.msg);
+		FAIL("%s", e.msg);
 
 	/* Only a key the server does not know: refused, and the message says what was tried. */
 	assert_int_equal(run_local(del_all, NULL), 0);
@@ -1007,8 +1058,12 @@ static void test_connect_timeout(void **state)
 	assert_int_equal(getsockname(ls, (struct sockaddr *)&a, &al), 0);
 	int port = ntohs(a.sin_port);
 
-	struct ssh_opts o = { .host = "silent.test", .address = "127.0.0.1", .port = port,
-			      .user = g.user, .identity = g.client, .known_hosts = g.kh,
+	struct ssh_opts o = { .host = "silent.test",
+			      .address = "127.0.0.1",
+			      .port = port,
+			      .user = g.user,
+			      .identity = g.client,
+			      .known_hosts = g.kh,
 			      .connect_timeout_s = 2 };
 	struct transport *t;
 	struct cw_error e;
@@ -1028,6 +1083,12 @@ static void test_connect_timeout(void **state)
 	assert_true(took >= 1900);
 	assert_true(took < 4000);
 	run_done(&r);
+
+	/* The same for a pre-flight connect. */
+	t0 = now_ms();
+	assert_int_equal(transport_ssh_connect(t, &e), CW_ECONNECT);
+	took = now_ms() - t0;
+	assert_true(took >= 1900 && took < 4000);
 
 	/* The same through the runner. */
 	struct proc_result res;
@@ -1212,7 +1273,7 @@ static void test_idle_session_died(void **state)
 	char *a2[] = { "echo", "reconnected", NULL };
 	run_argv(&r, t, a2);
 	if (r.st != CW_OK)
-		fail_msg("%s", r.e.msg);
+		FAIL("%s", r.e.msg);
 	assert_string_equal(r.out.buf, "reconnected\n");
 	run_done(&r);
 	t->ops->free(t);
@@ -1305,8 +1366,12 @@ static void test_sudo(void **state)
 	NEED_SSHD();
 	char *mode = path_join(g.dir, "sudo-mode");
 	char *args = path_join(g.dir, "sudo-args");
-	struct ssh_opts o = { .host = "127.0.0.1", .port = g.port, .user = g.user,
-			      .identity = g.client, .known_hosts = g.kh, .sudo = true,
+	struct ssh_opts o = { .host = "127.0.0.1",
+			      .port = g.port,
+			      .user = g.user,
+			      .identity = g.client,
+			      .known_hosts = g.kh,
+			      .sudo = true,
 			      .connect_timeout_s = 20 };
 	struct transport *t;
 	struct cw_error e;
@@ -1319,7 +1384,7 @@ static void test_sudo(void **state)
 	char *a1[] = { "printf", "%s|", "it's", "a b", NULL };
 	run_argv(&r, t, a1);
 	if (r.st != CW_OK)
-		fail_msg("%s", r.e.msg);
+		FAIL("%s", r.e.msg);
 	assert_int_equal(r.res.exit_code, 0);
 	assert_string_equal(r.out.buf, "it's|a b|");
 	char *got = slurp(args);
@@ -1382,9 +1447,14 @@ static void test_fifty_concurrent(void **state)
 		run_init(&runs[i], t);
 		rp[i] = &runs[i];
 		snprintf(idx[i], sizeof idx[i], "%d", i);
-		char *argv[] = { "sh", "-c",
-				 "echo out-$1; echo err-$1 >&2; sleep 0.$(($1 % 3)); exit $(($1 % 7))",
-				 "sh", idx[i], NULL };
+		char *argv[] = {
+			"sh",
+			"-c",
+			"echo out-$1; echo err-$1 >&2; sleep 0.$(($1 % 3)); exit $(($1 % 7))",
+			"sh",
+			idx[i],
+			NULL
+		};
 		run_start(&runs[i], argv);
 	}
 	int stalls = 0;
@@ -1394,7 +1464,7 @@ static void test_fifty_concurrent(void **state)
 	for (int i = 0; i < NHOSTS; i++) {
 		struct run *r = &runs[i];
 		if (r->st != CW_OK)
-			fail_msg("host %d: %s", i, r->e.msg);
+			FAIL("host %d: %s", i, r->e.msg);
 		char want[32];
 		snprintf(want, sizeof want, "out-%d\n", i);
 		assert_string_equal(r->out.buf, want);
@@ -1461,7 +1531,7 @@ static void test_fetch_and_record_hostkey(void **state)
 	struct cw_error e;
 	cw_status st = ssh_hostkey_fetch(&o, &key, &keylen, &keytype, fp, sizeof fp, &e);
 	if (st != CW_OK)
-		fail_msg("%s", e.msg);
+		FAIL("%s", e.msg);
 	assert_string_equal(fp, g.fp);
 	assert_int_equal(keytype, LIBSSH2_HOSTKEY_TYPE_ED25519);
 	size_t bl;
@@ -1470,7 +1540,23 @@ static void test_fetch_and_record_hostkey(void **state)
 	assert_memory_equal(key, blob, bl);
 
 	char *kh = path_join(g.dir, "recorded/sub/known_hosts");
+	/* Before: the host is unknown, and a pre-flight connect says so. */
+	struct transport *t = ssh_new(kh, g.client, 20);
+	assert_int_equal(transport_ssh_connect(t, &e), CW_EHOSTKEY);
+	assert_non_null(strstr(e.msg, g.fp));
 	assert_int_equal(ssh_known_hosts_add(kh, "127.0.0.1", g.port, key, keylen, &e), CW_OK);
+	/* After: connected up front, then a command on the same session. */
+	st = transport_ssh_connect(t, &e);
+	if (st != CW_OK)
+		FAIL("%s", e.msg);
+	assert_int_equal(transport_ssh_connect(t, &e), CW_OK);
+	struct run r;
+	char *argv[] = { "echo", "recorded", NULL };
+	run_argv(&r, t, argv);
+	assert_int_equal(r.st, CW_OK);
+	assert_string_equal(r.out.buf, "recorded\n");
+	run_done(&r);
+	t->ops->free(t);
 	struct stat sb;
 	assert_int_equal(stat(kh, &sb), 0);
 	assert_int_equal(sb.st_mode & 0777, 0600);
@@ -1500,9 +1586,9 @@ static void test_hostkey_check_decisions(void **state)
 
 	/* Missing file: unknown, with what to do. */
 	unlink(kh);
-	assert_int_equal(ssh_hostkey_check(kh, "agent1.example.com", 22, key, len, ED, fp, sizeof fp,
-					   &e),
-			 SSH_HOSTKEY_UNKNOWN);
+	assert_int_equal(
+		ssh_hostkey_check(kh, "agent1.example.com", 22, key, len, ED, fp, sizeof fp, &e),
+		SSH_HOSTKEY_UNKNOWN);
 	assert_string_equal(fp, g.fp);
 	assert_int_equal(e.code, CW_EHOSTKEY);
 	assert_non_null(strstr(e.msg, g.fp));
@@ -1517,8 +1603,9 @@ static void test_hostkey_check_decisions(void **state)
 	assert_int_equal(ssh_hostkey_check(kh, "agent1.example.com", 0, key, len, ED, NULL, 0, &e),
 			 SSH_HOSTKEY_MATCH);
 	/* ... which says nothing about another port, another name, or a prefix of the name. */
-	assert_int_equal(ssh_hostkey_check(kh, "agent1.example.com", 2222, key, len, ED, NULL, 0, &e),
-			 SSH_HOSTKEY_UNKNOWN);
+	assert_int_equal(
+		ssh_hostkey_check(kh, "agent1.example.com", 2222, key, len, ED, NULL, 0, &e),
+		SSH_HOSTKEY_UNKNOWN);
 	assert_non_null(strstr(e.msg, "-p 2222"));
 	assert_non_null(strstr(e.msg, "[agent1.example.com]:2222"));
 	assert_int_equal(ssh_hostkey_check(kh, "agent1", 22, key, len, ED, NULL, 0, &e),
@@ -1527,8 +1614,9 @@ static void test_hostkey_check_decisions(void **state)
 			 SSH_HOSTKEY_UNKNOWN);
 
 	/* Another key of the same type: changed, a hard stop, both fingerprints. */
-	assert_int_equal(ssh_hostkey_check(kh, "agent1.example.com", 22, key2, len2, ED, NULL, 0, &e),
-			 SSH_HOSTKEY_CHANGED);
+	assert_int_equal(
+		ssh_hostkey_check(kh, "agent1.example.com", 22, key2, len2, ED, NULL, 0, &e),
+		SSH_HOSTKEY_CHANGED);
 	assert_non_null(strstr(e.msg, "HOST KEY CHANGED"));
 	assert_non_null(strstr(e.msg, g.fp));
 	assert_non_null(strstr(e.msg, g.fp2));
@@ -1541,12 +1629,14 @@ static void test_hostkey_check_decisions(void **state)
 			       "garbage line\n%s%s",
 			       other, lport);
 	test_write(kh, text);
-	assert_int_equal(ssh_hostkey_check(kh, "agent1.example.com", 2222, key, len, ED, NULL, 0, &e),
-			 SSH_HOSTKEY_MATCH);
+	assert_int_equal(
+		ssh_hostkey_check(kh, "agent1.example.com", 2222, key, len, ED, NULL, 0, &e),
+		SSH_HOSTKEY_MATCH);
 	assert_int_equal(ssh_hostkey_check(kh, "agent1.example.com", 22, key, len, ED, NULL, 0, &e),
 			 SSH_HOSTKEY_UNKNOWN);
-	assert_int_equal(ssh_hostkey_check(kh, "other.example.com", 22, key2, len2, ED, NULL, 0, &e),
-			 SSH_HOSTKEY_MATCH);
+	assert_int_equal(
+		ssh_hostkey_check(kh, "other.example.com", 22, key2, len2, ED, NULL, 0, &e),
+		SSH_HOSTKEY_MATCH);
 
 	/* Hashed entries (ssh-keygen -H) match too. */
 	char *clean = xasprintf("%s%s", other, lport);
@@ -1554,10 +1644,12 @@ static void test_hostkey_check_decisions(void **state)
 	free(clean);
 	char *argv[] = { KEYGEN, "-H", "-f", kh, NULL };
 	assert_int_equal(run_local(argv, NULL), 0);
-	assert_int_equal(ssh_hostkey_check(kh, "agent1.example.com", 2222, key, len, ED, NULL, 0, &e),
-			 SSH_HOSTKEY_MATCH);
-	assert_int_equal(ssh_hostkey_check(kh, "agent1.example.com", 2222, key2, len2, ED, NULL, 0, &e),
-			 SSH_HOSTKEY_CHANGED);
+	assert_int_equal(
+		ssh_hostkey_check(kh, "agent1.example.com", 2222, key, len, ED, NULL, 0, &e),
+		SSH_HOSTKEY_MATCH);
+	assert_int_equal(
+		ssh_hostkey_check(kh, "agent1.example.com", 2222, key2, len2, ED, NULL, 0, &e),
+		SSH_HOSTKEY_CHANGED);
 
 	/* @revoked: refused whatever else the file says. */
 	char *b64 = strchr(strchr(l22, ' ') + 1, ' ') + 1;
@@ -1577,25 +1669,26 @@ static void test_hostkey_check_decisions(void **state)
 	/* A mislabelled entry (an ED25519 key filed as ssh-rsa) never matches. */
 	char *mis = xasprintf("agent1.example.com ssh-rsa %s\n", b64);
 	test_write(kh, mis);
-	assert_int_not_equal(ssh_hostkey_check(kh, "agent1.example.com", 22, key, len, ED, NULL, 0,
-					       &e),
-			     SSH_HOSTKEY_MATCH);
+	assert_int_not_equal(
+		ssh_hostkey_check(kh, "agent1.example.com", 22, key, len, ED, NULL, 0, &e),
+		SSH_HOSTKEY_MATCH);
 	free(mis);
 
 	/* Unreadable file: an error, not a yes. */
 	if (geteuid() != 0) {
 		test_write(kh, l22);
 		chmod(kh, 0);
-		assert_int_equal(ssh_hostkey_check(kh, "agent1.example.com", 22, key, len, ED, NULL, 0,
-						   &e),
-				 SSH_HOSTKEY_ERROR);
+		assert_int_equal(
+			ssh_hostkey_check(kh, "agent1.example.com", 22, key, len, ED, NULL, 0, &e),
+			SSH_HOSTKEY_ERROR);
 		chmod(kh, 0600);
 	}
 	/* A directory where the file should be. */
 	char *dir = path_join(g.dir, "kh-dir");
 	mkdir(dir, 0700);
-	assert_int_equal(ssh_hostkey_check(dir, "agent1.example.com", 22, key, len, ED, NULL, 0, &e),
-			 SSH_HOSTKEY_ERROR);
+	assert_int_equal(
+		ssh_hostkey_check(dir, "agent1.example.com", 22, key, len, ED, NULL, 0, &e),
+		SSH_HOSTKEY_ERROR);
 
 	free(dir);
 	free(ltype);
@@ -1701,5 +1794,8 @@ int main(void)
 		cmocka_unit_test(test_fetch_and_record_hostkey),
 		cmocka_unit_test(test_fifty_concurrent),
 	};
+	/* CW_TEST_FILTER=test_sudo runs one test (cmocka's pattern). */
+	if (getenv("CW_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("CW_TEST_FILTER"));
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
