@@ -23,7 +23,7 @@ on() { local host=$1; shift; "$sb/exec" "$host" -- "$@"; }
 # What a host holds, read inside its namespace.
 fp() { on "$1" openssl x509 -noout -fingerprint -sha256 -in "$2" | sed 's/.*=//'; }
 keyhash() { on "$1" openssl pkey -pubout -in "$2" | sha256sum | cut -c1-64; }
-sans() { on "$1" openssl x509 -noout -ext subjectAltName -in "$2" | tr ',' '\n' | sed -n 's/ *DNS://p' | sort; }
+sans() { on "$1" openssl x509 -noout -ext subjectAltName -in "$2" | tr ',' '\n' | sed -n 's/ *DNS://p' | sort -u; }
 verifies() { on "$1" openssl verify -CAfile "$2" "$3" >/dev/null 2>&1; }
 served_fp() {
   on primary sh -c 'openssl s_client -connect 127.0.0.10:8140 -servername puppet.sandbox.test </dev/null 2>/dev/null |
@@ -127,6 +127,22 @@ EOT
   check "the server serves a certificate of the new CA" [ "$(served_fp)" = "$(fp primary $PCERT)" ]
   check "agent1 completes puppet agent -t" agent_run agent1
   check "agent2 completes puppet agent -t" agent_run agent2
+fi
+
+# ------------------------------------------------------------------ host keys
+if want hostkey; then
+  log "hostkey: an agent whose host key is not in known_hosts is refused before anything changes"
+  "$sb/reset" >/dev/null
+  old_fp=$(fp agent2 "$(cert_of agent2)")
+  grep -v -e agent2 -e '127\.0\.0\.12' "$state/known_hosts" >"$work/known_hosts"
+  "$top/scripts/sandbox-config" | sed "s|known_hosts = \".*\"|known_hosts = \"$work/known_hosts\"|" >"$work/site.cfg"
+  printf 'procedure = "agent";\nagents = ["agent2.sandbox.test"];\nconfirm_destructive = true;\n' >"$work/hk.cfg"
+  rc=0
+  on primary "$certwiz" run --config "$work/site.cfg" --answers "$work/hk.cfg" >"$work/run.log" 2>&1 || rc=$?
+  check "certwiz run exits 7 (host key)" [ "$rc" = 7 ] || show_run
+  check "the message gives the key's SHA256 fingerprint and how to add it" grep -q "SHA256:" "$work/run.log"
+  check "no step ran" sh -c "! grep -q '^\[1/' '$work/run.log'"
+  check "agent2's certificate is untouched" [ "$(fp agent2 "$(cert_of agent2)")" = "$old_fp" ]
 fi
 
 # ------------------------------------------------------------------ kill -9 and resume
