@@ -205,9 +205,9 @@ static cw_status get_list(struct ld *l, const config_setting_t *parent, const ch
 /* Read a file into a libconfig object, with the syntax error in our form. */
 static cw_status read_cfg(config_t *cfg, const char *path, struct cw_error *err)
 {
-	config_init(cfg);
 	if (access(path, R_OK) != 0)
 		return cw_error_set(err, CW_ENOTFOUND, "cannot read %s: %s", path, strerror(errno));
+	config_init(cfg);
 	if (config_read_file(cfg, path) != CONFIG_TRUE) {
 		cw_status st = cw_error_set_at(err, CW_ECONFIG, path, config_error_line(cfg),
 					       "syntax error: %s (libconfig syntax: name = value; "

@@ -45,8 +45,10 @@ struct exec {
 	struct step_result *results;
 	struct svc_snapshot *svcs; size_t nsvcs;
 	struct cert_snapshot *certs; size_t ncerts;
-	pthread_mutex_t job_lock;             /* guards job against exec_cancel from another thread */
-	struct runner_job *job;               /* the running command, for cancel */
+	/* exec_run_step may run on several threads at once, one per host (parallel agents):
+	 * lock guards the journal, the service snapshots and the list of running jobs. */
+	pthread_mutex_t lock;
+	struct runner_job **jobs; size_t njobs, capjobs; /* running commands, for cancel */
 	atomic_bool cancel;
 };
 
@@ -72,7 +74,10 @@ static void msg(struct exec *ex, enum msg_level level, const char *fmt, ...)
 
 static cw_status jlog(struct exec *ex, struct journal_entry e, struct cw_error *err)
 {
-	return journal_append(ex->journal, &e, err);
+	pthread_mutex_lock(&ex->lock);
+	cw_status st = journal_append(ex->journal, &e, err);
+	pthread_mutex_unlock(&ex->lock);
+	return st;
 }
 
 /* ---------- hosts ---------- */
@@ -264,7 +269,7 @@ cw_status exec_open(struct wizard *w, const struct exec_opts *o, struct exec **o
 	ex->w = w;
 	ex->plan = p;
 	ex->lock_fd = -1;
-	pthread_mutex_init(&ex->job_lock, NULL);
+	pthread_mutex_init(&ex->lock, NULL);
 	if (o->obs)
 		ex->obs = *o->obs;
 	ex->batch = o->batch;
@@ -459,9 +464,13 @@ static cw_status run_command(struct exec *ex, const struct plan_step *s, struct 
 	cw_status st = runner_start(ex->transports[s->host], s->argv, &ro, &job, err);
 	if (st)
 		return st;
-	pthread_mutex_lock(&ex->job_lock);
-	ex->job = job;
-	pthread_mutex_unlock(&ex->job_lock);
+	pthread_mutex_lock(&ex->lock);
+	if (ex->njobs == ex->capjobs) {
+		ex->capjobs = ex->capjobs ? 2 * ex->capjobs : 8;
+		ex->jobs = xrealloc(ex->jobs, ex->capjobs * sizeof *ex->jobs);
+	}
+	ex->jobs[ex->njobs++] = job;
+	pthread_mutex_unlock(&ex->lock);
 	if (atomic_load(&ex->cancel))
 		runner_cancel(job);
 	while (!runner_step(job)) {
@@ -471,9 +480,13 @@ static cw_status run_command(struct exec *ex, const struct plan_step *s, struct 
 		if (atomic_load(&ex->cancel))
 			runner_cancel(job);
 	}
-	pthread_mutex_lock(&ex->job_lock);
-	ex->job = NULL; /* before runner_finish frees it */
-	pthread_mutex_unlock(&ex->job_lock);
+	pthread_mutex_lock(&ex->lock);
+	for (size_t k = 0; k < ex->njobs; k++) /* forget it before runner_finish frees it */
+		if (ex->jobs[k] == job) {
+			ex->jobs[k] = ex->jobs[--ex->njobs];
+			break;
+		}
+	pthread_mutex_unlock(&ex->lock);
 	st = runner_finish(job, &r->proc, err);
 	r->ran = true;
 	return st;
@@ -492,19 +505,26 @@ static cw_status run_service(struct exec *ex, const struct plan_step *s, struct 
 		c.ca_bundle_path = ca;
 		struct service_status st = {0};
 		struct cw_error e = {0};
-		struct svc_snapshot *snap = snapshot_of(ex, s->host, name);
-		if (!snap) {
+		pthread_mutex_lock(&ex->lock);
+		struct svc_snapshot *found = snapshot_of(ex, s->host, name);
+		enum service_state before = found ? found->before : SERVICE_UNKNOWN;
+		pthread_mutex_unlock(&ex->lock);
+		if (!found) {
+			/* The first time certwiz touches this service on this host: remember its state,
+			 * so a service that was stopped before stays stopped afterwards. */
 			if (service_query(&c, def, &st, &e) != CW_OK)
 				st.state = SERVICE_UNKNOWN;
+			before = st.state;
+			pthread_mutex_lock(&ex->lock);
 			ex->svcs = xrealloc(ex->svcs, (ex->nsvcs + 1) * sizeof *ex->svcs);
 			ex->svcs[ex->nsvcs++] = (struct svc_snapshot){s->host, xstrdup(name), st.state};
-			snap = &ex->svcs[ex->nsvcs - 1];
+			pthread_mutex_unlock(&ex->lock);
 			char *key = xasprintf("service-before:%s", name);
 			jlog(ex, (struct journal_entry){.event = JE_FACT, .host = ex->plan->hosts[s->host].name, .key = key,
 							.value = service_state_str(st.state)}, NULL);
 			free(key);
 		}
-		if (!stop && snap->before == SERVICE_STOPPED) {
+		if (!stop && before == SERVICE_STOPPED) {
 			strv_push_owned(&r->checks, xasprintf("ok service: %s left stopped: it was stopped before "
 							      "certwiz started", name));
 			continue;
@@ -737,10 +757,10 @@ cw_status exec_sign_off(struct exec *ex, size_t i, const char *note, struct cw_e
 void exec_cancel(struct exec *ex)
 {
 	atomic_store(&ex->cancel, true);
-	pthread_mutex_lock(&ex->job_lock);
-	if (ex->job)
-		runner_cancel(ex->job);
-	pthread_mutex_unlock(&ex->job_lock);
+	pthread_mutex_lock(&ex->lock);
+	for (size_t k = 0; k < ex->njobs; k++)
+		runner_cancel(ex->jobs[k]);
+	pthread_mutex_unlock(&ex->lock);
 }
 
 cw_status exec_rollback(struct exec *ex, struct cw_error *err)
@@ -862,7 +882,8 @@ void exec_free(struct exec *ex)
 		journal_unlock(ex->lock_fd);
 	free(ex->run_dir);
 	free(ex->operator_name);
-	pthread_mutex_destroy(&ex->job_lock);
+	free(ex->jobs);
+	pthread_mutex_destroy(&ex->lock);
 	free(ex);
 }
 

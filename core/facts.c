@@ -86,11 +86,12 @@ cw_status puppetconf_parse(const char *text, const char *const *sections, const 
 		if (*s == '[') {
 			char *end = strchr(s, ']');
 			if (!end) {
+				cw_status st = cw_error_set(err, CW_ECONFIG,
+							    "puppet.conf line %d: section header '%s' has no ']'", lineno, s);
 				free(copy);
 				vars_done(&found);
 				vars_done(&rank);
-				return cw_error_set(err, CW_ECONFIG,
-						    "puppet.conf line %d: section header '%s' has no ']'", lineno, s);
+				return st;
 			}
 			*end = '\0';
 			cur = -1;

@@ -2,6 +2,9 @@
  * step is shown before it runs, verified, and signed off as batch:OPERATOR. */
 #include "batch.h"
 
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,61 +14,96 @@
 #include "journal.h"
 #include "util.h"
 
+/* Output of steps. While several hosts run at once, each step's lines go to its own buffer,
+ * printed whole when the wave ends, so the output of two hosts never interleaves. */
 struct printer {
 	const struct plan *plan;
 	bool at_line_start;
+	bool buffered;
+	struct strbuf *bufs;     /* per step, while buffered */
+	bool *line_start;        /* per step, while buffered */
+	pthread_mutex_t mu;
 };
+
+static void out(struct printer *pr, const struct plan_step *s, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void out(struct printer *pr, const struct plan_step *s, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	if (pr->buffered) {
+		char *text;
+		if (vasprintf(&text, fmt, ap) >= 0) {
+			pthread_mutex_lock(&pr->mu);
+			strbuf_adds(&pr->bufs[s->index], text);
+			pthread_mutex_unlock(&pr->mu);
+			free(text);
+		}
+	} else {
+		vprintf(fmt, ap);
+	}
+	va_end(ap);
+}
+
+static bool *line_start(struct printer *pr, const struct plan_step *s)
+{
+	return pr->buffered ? &pr->line_start[s->index] : &pr->at_line_start;
+}
 
 static void on_started(void *ctx, const struct plan_step *s, char *const *argv)
 {
 	struct printer *pr = ctx;
-	printf("\n[%zu/%zu] %s\n", s->index + 1, pr->plan->nsteps, s->title);
-	printf("        on %s\n", pr->plan->hosts[s->host].name);
+	out(pr, s, "\n[%zu/%zu] %s\n", s->index + 1, pr->plan->nsteps, s->title);
+	out(pr, s, "        on %s\n", pr->plan->hosts[s->host].name);
 	if (argv) {
 		char *cmd = argv_display(argv);
-		printf("        $ %s\n", cmd);
+		out(pr, s, "        $ %s\n", cmd);
 		free(cmd);
 	} else if (s->kind == STEP_SERVICE) {
 		char *svc = strv_join(s->services, ", ");
-		printf("        %s: %s\n", s->service_action, svc);
+		out(pr, s, "        %s: %s\n", s->service_action, svc);
 		free(svc);
 	} else if (s->kind == STEP_BACKUP) {
 		char *paths = strv_join(s->backup_paths, ", ");
-		printf("        back up: %s\n", paths);
+		out(pr, s, "        back up: %s\n", paths);
 		free(paths);
 	}
-	pr->at_line_start = true;
+	*line_start(pr, s) = true;
 	fflush(stdout);
 }
 
 static void on_output(void *ctx, const struct plan_step *s, int stream, const char *data, size_t len)
 {
 	struct printer *pr = ctx;
-	(void)s;
 	(void)stream;
+	bool *ls = line_start(pr, s);
+	struct strbuf sb;
+	strbuf_init(&sb);
 	for (size_t i = 0; i < len; i++) {
-		if (pr->at_line_start)
-			fputs("        | ", stdout);
+		if (*ls)
+			strbuf_adds(&sb, "        | ");
 		unsigned char c = (unsigned char)data[i];
 		if (c == '\n' || c == '\t' || c >= 0x20)
-			putchar(c);
-		pr->at_line_start = c == '\n';
+			strbuf_add(&sb, (const char *)&data[i], 1);
+		*ls = c == '\n';
 	}
+	if (sb.buf)
+		out(pr, s, "%s", sb.buf);
+	strbuf_done(&sb);
 	fflush(stdout);
 }
 
 static void on_finished(void *ctx, const struct plan_step *s, const struct step_result *r)
 {
 	struct printer *pr = ctx;
-	(void)s;
-	if (!pr->at_line_start)
-		putchar('\n');
+	if (!*line_start(pr, s))
+		out(pr, s, "\n");
 	for (size_t i = 0; r->checks && r->checks[i]; i++)
-		printf("        %s\n", r->checks[i]);
+		out(pr, s, "        %s\n", r->checks[i]);
 	if (r->state == STEP_DONE)
-		printf("        => done%s\n", r->ran ? "" : "");
+		out(pr, s, "        => done\n");
 	else
-		printf("        => FAILED: %s\n", r->detail ? r->detail : "?");
+		out(pr, s, "        => FAILED: %s\n", r->detail ? r->detail : "?");
 	fflush(stdout);
 }
 
@@ -151,6 +189,167 @@ int batch_resume(const struct wizard_opts *cli, const char *journal)
 	return rc;
 }
 
+struct run_ctx {
+	const struct plan *p;
+	struct exec *ex;
+	const struct site *site;
+	struct printer *pr;
+	cw_status first_error;
+	bool stop;
+	cw_status *st;             /* per step: what exec_run_step returned */
+	struct cw_error *errs;     /* per step */
+	const size_t *todo;        /* the wave being run */
+	size_t ntodo;
+	atomic_size_t next;
+};
+
+static void note_error(struct run_ctx *c, cw_status st)
+{
+	if (!c->first_error)
+		c->first_error = st;
+}
+
+/* Before running step i: resume states, skip list, manual steps, destructive consent.
+ * True when the step is to run. */
+static bool pre_step(struct run_ctx *c, size_t i)
+{
+	const struct plan *p = c->p;
+	const struct plan_step *s = &p->steps[i];
+	const struct site *site = c->site;
+	struct cw_error err = {0};
+	enum step_state before = exec_result(c->ex, i)->state;
+	if (before == STEP_SIGNED || before == STEP_SKIPPED || before == STEP_MANUAL_DONE) {
+		printf("\n[%zu/%zu] %s\n        => done before the resume\n", i + 1, p->nsteps, s->title);
+		return false;
+	}
+	if (before == STEP_DONE) { /* was running at the crash; its verification holds */
+		printf("\n[%zu/%zu] %s\n        => verified after the resume\n", i + 1, p->nsteps, s->title);
+		if (exec_sign_off(c->ex, i, "verified after resume", &err)) {
+			printf("        => %s\n", err.msg);
+			note_error(c, err.code);
+			c->stop = true;
+		}
+		return false;
+	}
+	if (strv_contains(site->skip, s->id) || strv_contains(site->skip, s->tmpl_id)) {
+		const char *why = site->skip_reason ? site->skip_reason : "listed under skip in the answers file";
+		printf("\n[%zu/%zu] %s\n        SKIPPED: %s\n", i + 1, p->nsteps, s->title, why);
+		if (exec_skip_step(c->ex, i, why, &err)) {
+			note_error(c, err.code);
+			c->stop = true;
+		}
+		return false;
+	}
+	if (s->kind == STEP_MANUAL) {
+		printf("\n[%zu/%zu] %s (manual)\n", i + 1, p->nsteps, s->title);
+		if (strv_contains(site->manual_done, s->id) || strv_contains(site->manual_done, s->tmpl_id)) {
+			if (exec_manual_done(c->ex, i, "done by hand (answers file: manual_done)", &err)) {
+				printf("        => FAILED: %s\n", err.msg);
+				note_error(c, err.code);
+				return false;
+			}
+			printf("        => marked done (answers file: manual_done)\n");
+			return false;
+		}
+		printf("        %s\n        => NOT DONE: do it by hand, add \"%s\" to manual_done in the answers "
+		       "file and run again\n", s->manual, s->id);
+		note_error(c, CW_EEXEC);
+		c->stop = true;
+		return false;
+	}
+	if (s->destructive && !site->confirm_destructive) {
+		printf("\n[%zu/%zu] %s\n        => REFUSED: this step is destructive; set confirm_destructive = "
+		       "true in the answers file to allow it\n", i + 1, p->nsteps, s->title);
+		note_error(c, CW_EINVAL);
+		c->stop = true;
+		return false;
+	}
+	return true;
+}
+
+static void *wave_worker(void *arg)
+{
+	struct run_ctx *c = arg;
+	for (;;) {
+		size_t k = atomic_fetch_add(&c->next, 1);
+		if (k >= c->ntodo)
+			return NULL;
+		size_t i = c->todo[k];
+		c->st[i] = exec_run_step(c->ex, i, c->site->confirm_destructive, &c->errs[i]);
+	}
+}
+
+/* Run the steps of a wave: one at a time, or on up to `parallel` threads (one host each). */
+static void run_wave(struct run_ctx *c, const size_t *todo, size_t n, int parallel)
+{
+	c->st = xcalloc(c->p->nsteps, sizeof *c->st);
+	c->errs = xcalloc(c->p->nsteps, sizeof *c->errs);
+	c->todo = todo;
+	c->ntodo = n;
+	atomic_store(&c->next, 0);
+	size_t threads = n > 1 && parallel > 1 ? (n < (size_t)parallel ? n : (size_t)parallel) : 0;
+	if (!threads) {
+		wave_worker(c);
+		return;
+	}
+	c->pr->buffered = true;
+	for (size_t k = 0; k < n; k++) {
+		c->pr->line_start[todo[k]] = true;
+		strbuf_reset(&c->pr->bufs[todo[k]]);
+	}
+	pthread_t *tid = xcalloc(threads, sizeof *tid);
+	size_t started = 0;
+	for (; started < threads; started++)
+		if (pthread_create(&tid[started], NULL, wave_worker, c) != 0)
+			break;
+	if (!started)
+		wave_worker(c);
+	for (size_t t = 0; t < started; t++)
+		pthread_join(tid[t], NULL);
+	free(tid);
+	c->pr->buffered = false;
+}
+
+/* After step i ran: its buffered output, the sign-off, and what a failure means for the run. */
+static void post_step(struct run_ctx *c, size_t i)
+{
+	const struct plan *p = c->p;
+	const struct plan_step *s = &p->steps[i];
+	if (c->pr->bufs[i].len) {
+		fputs(c->pr->bufs[i].buf, stdout);
+		strbuf_reset(&c->pr->bufs[i]);
+	}
+	cw_status st = c->st[i];
+	struct cw_error *err = &c->errs[i];
+	const struct step_result *r = exec_result(c->ex, i);
+	if (r->state == STEP_HOST_FAILED) {
+		printf("\n[%zu/%zu] %s\n        => %s\n", i + 1, p->nsteps, s->title, r->detail);
+	} else if (st) {
+		if (r->state != STEP_FAILED) /* refused before it ran: no backup, not confirmed */
+			printf("\n[%zu/%zu] %s\n        => REFUSED: %s\n", i + 1, p->nsteps, s->title, err->msg);
+		note_error(c, st);
+		/* The CA itself failed, or the operator wants everything back: stop. A failure of
+		 * one agent stops that agent only; the others go on. */
+		if (st == CW_EBACKUP || exec_host_failed(c->ex, 0) ||
+		    (c->site->on_failure && strcmp(c->site->on_failure, "rollback") == 0))
+			c->stop = true;
+	} else if (exec_sign_off(c->ex, i, "batch run", err)) {
+		printf("        => %s\n", err->msg);
+		note_error(c, err->code);
+		c->stop = true;
+	} else {
+		printf("        signed off by %s\n", r->who);
+	}
+	fflush(stdout);
+	if (c->todo && i == c->todo[c->ntodo - 1]) {
+		free(c->st);
+		free(c->errs);
+		c->st = NULL;
+		c->errs = NULL;
+		c->todo = NULL;
+	}
+}
+
 static int run_plan(const struct wizard_opts *o, const char *resume)
 {
 	struct cw_error err = {0};
@@ -199,67 +398,34 @@ static int run_plan(const struct wizard_opts *o, const char *resume)
 	printf("journal: %s/journal.jsonl\n", exec_run_dir(ex));
 	const struct site *site = &w->site;
 	int rc = 0;
-	cw_status first_error = CW_OK;
-	for (size_t i = 0; i < p->nsteps; i++) {
-		const struct plan_step *s = &p->steps[i];
-		enum step_state before = exec_result(ex, i)->state;
-		if (before == STEP_SIGNED || before == STEP_SKIPPED || before == STEP_MANUAL_DONE) {
-			printf("\n[%zu/%zu] %s\n        => done before the resume\n", i + 1, p->nsteps, s->title);
-			continue;
-		}
-		if (before == STEP_DONE) { /* was running at the crash; its verification holds */
-			printf("\n[%zu/%zu] %s\n        => verified after the resume\n", i + 1, p->nsteps, s->title);
-			if (exec_sign_off(ex, i, "verified after resume", &err))
-				return fail(&err);
-			continue;
-		}
-		if (strv_contains(site->skip, s->id) || strv_contains(site->skip, s->tmpl_id)) {
-			const char *why = site->skip_reason ? site->skip_reason : "listed under skip in the answers file";
-			printf("\n[%zu/%zu] %s\n        SKIPPED: %s\n", i + 1, p->nsteps, s->title, why);
-			if (exec_skip_step(ex, i, why, &err))
-				break;
-			continue;
-		}
-		if (s->kind == STEP_MANUAL) {
-			printf("\n[%zu/%zu] %s (manual)\n", i + 1, p->nsteps, s->title);
-			if (strv_contains(site->manual_done, s->id) || strv_contains(site->manual_done, s->tmpl_id)) {
-				if (exec_manual_done(ex, i, "done by hand (answers file: manual_done)", &err)) {
-					printf("        => FAILED: %s\n", err.msg);
-					first_error = first_error ? first_error : err.code;
-					continue;
-				}
-				printf("        => marked done (answers file: manual_done)\n");
-				continue;
-			}
-			printf("        %s\n        => NOT DONE: do it by hand, add \"%s\" to manual_done in the answers "
-			       "file and run again\n", s->manual, s->id);
-			first_error = first_error ? first_error : CW_EEXEC;
-			break;
-		}
-		if (s->destructive && !site->confirm_destructive) {
-			printf("\n[%zu/%zu] %s\n        => REFUSED: this step is destructive; set confirm_destructive = "
-			       "true in the answers file to allow it\n", i + 1, p->nsteps, s->title);
-			first_error = CW_EINVAL;
-			break;
-		}
-		cw_status st = exec_run_step(ex, i, site->confirm_destructive, &err);
-		const struct step_result *r = exec_result(ex, i);
-		if (r->state == STEP_HOST_FAILED) {
-			printf("\n[%zu/%zu] %s\n        => %s\n", i + 1, p->nsteps, s->title, r->detail);
-			continue;
-		}
-		if (st) {
-			if (r->state != STEP_FAILED) /* refused before it ran: no backup, not confirmed */
-				printf("\n[%zu/%zu] %s\n        => REFUSED: %s\n", i + 1, p->nsteps, s->title, err.msg);
-			first_error = first_error ? first_error : st;
-			if (st == CW_EBACKUP || exec_host_failed(ex, 0) || (site->on_failure && strcmp(site->on_failure, "rollback") == 0))
-				break; /* the CA itself failed, or the operator wants everything back */
-			continue;   /* another host's failure: the others go on */
-		}
-		if (exec_sign_off(ex, i, "batch run", &err))
-			return fail(&err);
-		printf("        signed off by %s\n", r->who);
+	struct run_ctx rc_ = {.p = p, .ex = ex, .site = site, .pr = &pr};
+	struct run_ctx *c = &rc_;
+	pr.bufs = xcalloc(p->nsteps ? p->nsteps : 1, sizeof *pr.bufs);
+	pr.line_start = xcalloc(p->nsteps ? p->nsteps : 1, sizeof *pr.line_start);
+	pthread_mutex_init(&pr.mu, NULL);
+	for (size_t i = 0; i < p->nsteps && !c->stop; i++) {
+		/* A wave: the same step for every agent, one after the other in the plan. */
+		size_t j = i + 1;
+		while (p->steps[i].target && j < p->nsteps && p->steps[j].target &&
+		       strcmp(p->steps[j].tmpl_id, p->steps[i].tmpl_id) == 0)
+			j++;
+		size_t *todo = xcalloc(j - i, sizeof *todo), ntodo = 0;
+		for (size_t k = i; k < j && !c->stop; k++)
+			if (pre_step(c, k))
+				todo[ntodo++] = k;
+		if (!c->stop && ntodo)
+			run_wave(c, todo, ntodo, site->parallel);
+		for (size_t k = 0; k < ntodo; k++) /* every step that ran is reported and signed */
+			post_step(c, todo[k]);
+		free(todo);
+		i = j - 1;
 	}
+	cw_status first_error = c->first_error;
+	for (size_t i = 0; i < p->nsteps; i++)
+		strbuf_done(&pr.bufs[i]);
+	free(pr.bufs);
+	free(pr.line_start);
+	pthread_mutex_destroy(&pr.mu);
 	if (first_error && site->on_failure && strcmp(site->on_failure, "rollback") == 0) {
 		printf("\nRolling back to the backups (on_failure = rollback)\n");
 		if (exec_rollback(ex, &err))
@@ -284,7 +450,6 @@ static int run_plan(const struct wizard_opts *o, const char *resume)
 
 int batch_wizard(const struct wizard_opts *o)
 {
-	(void)o;
-	fprintf(stderr, "certwiz: the wizard is being written\n");
-	return 10;
+	int app_run(const struct wizard_opts *o); /* screens/app.c: the ncurses wizard */
+	return app_run(o);
 }
