@@ -11,21 +11,6 @@
 static char *root;
 static struct profile *debian;
 
-static void run(char *const argv[])
-{
-	pid_t pid = fork();
-	if (pid == 0) {
-		int devnull = open("/dev/null", O_WRONLY);
-		dup2(devnull, 1);
-		dup2(devnull, 2);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	int st;
-	waitpid(pid, &st, 0);
-	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-}
-
 static void put(const char *rel, const char *text)
 {
 	char *p = path_join(root, rel);
@@ -60,7 +45,7 @@ static int setup(void **state)
 	char *const argv[] = {"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
 			      "-days", "30", "-subj", "/CN=primary.example.com", "-addext",
 			      "subjectAltName=DNS:primary.example.com,DNS:puppet,DNS:old-name.example.com", NULL};
-	run(argv);
+	test_run_quiet(argv);
 	free(key);
 	free(cert);
 	free(certs);

@@ -11,21 +11,6 @@
 
 static char *root, *work;
 
-static void run(char *const argv[])
-{
-	pid_t pid = fork();
-	if (pid == 0) {
-		int devnull = open("/dev/null", O_WRONLY);
-		dup2(devnull, 1);
-		dup2(devnull, 2);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	int st;
-	waitpid(pid, &st, 0);
-	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-}
-
 static char *put(const char *rel, const char *text)
 {
 	char *p = path_join(root, rel);
@@ -51,17 +36,17 @@ static int setup(void **state)
 	char *cakey = xasprintf("%s/ca_key.pem", work);
 	char *const mkca[] = {"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", cakey, "-out", ca,
 			      "-days", "10", "-subj", "/CN=Puppet CA: primary.example.com", NULL};
-	run(mkca);
+	test_run_quiet(mkca);
 	char *key = xasprintf("%s/host_key.pem", work), *csr = xasprintf("%s/host.csr", work);
 	char *const mkcsr[] = {"openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
 			       "-subj", "/CN=primary.example.com", NULL};
-	run(mkcsr);
+	test_run_quiet(mkcsr);
 	char *cert = put("var/lib/puppet/ssl/certs/primary.example.com.pem", NULL);
 	char *ext = xasprintf("%s/ext.cnf", work);
 	test_write(ext, "subjectAltName=DNS:primary.example.com,DNS:puppet,DNS:puppet.example.com\n");
 	char *const sign[] = {"openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", cakey, "-CAcreateserial",
 			      "-out", cert, "-days", "5", "-extfile", ext, NULL};
-	run(sign);
+	test_run_quiet(sign);
 	free(ext);
 	free(ca);
 	free(cakey);
