@@ -172,8 +172,20 @@ static size_t host_for_role(const struct plan *p, const char *role, size_t targe
 
 /* ---------- expansion ---------- */
 
+/* The comma list of every agent, made once per plan (a step for each of 1000 agents must
+ * not rebuild it). */
+static char *agents_list(const struct plan *p)
+{
+	struct strbuf sb;
+	strbuf_init(&sb);
+	for (size_t i = 1; i < p->nhosts; i++)
+		if (strcmp(p->hosts[i].role, "agent") == 0)
+			strbuf_addf(&sb, "%s%s", sb.len ? "," : "", p->hosts[i].name);
+	return strbuf_detach(&sb);
+}
+
 static void context_vars(const struct plan *p, const struct plan_input *in, size_t run_host, size_t target,
-			 struct vars *ctx)
+			 const char *agents, struct vars *ctx)
 {
 	vars_copy(ctx, &p->hosts[run_host].vars);
 	vars_import(ctx, "ca", &p->hosts[0].vars);
@@ -188,15 +200,8 @@ static void context_vars(const struct plan *p, const struct plan_input *in, size
 	vars_set(ctx, "procedure", p->procedure);
 	vars_set(ctx, "autosign", in->site && in->site->autosign ? "true" : (in->facts->autosign ? "true" : "false"));
 	vars_set(ctx, "puppetdb", in->site && in->site->puppetdb ? "true" : "false");
-	char **agents = NULL;
-	for (size_t i = 1; i < p->nhosts; i++)
-		if (strcmp(p->hosts[i].role, "agent") == 0)
-			strv_push(&agents, p->hosts[i].name);
-	char *joined = strv_join(agents, ",");
-	vars_set(ctx, "agents", joined);
+	vars_set(ctx, "agents", agents);
 	vars_set(ctx, "windows", strcmp(p->hosts[run_host].os, "windows") == 0 ? "true" : "false");
-	free(joined);
-	strv_free(agents);
 }
 
 static bool when_holds(char *const *when, const struct vars *ctx)
@@ -359,11 +364,11 @@ static void step_free(struct plan_step *s)
 }
 
 static cw_status add_step(struct plan *p, const struct plan_input *in, const struct step_tmpl *t,
-			  size_t phase, size_t target, bool *uses_alt, struct cw_error *err)
+			  size_t phase, size_t target, const char *agents, bool *uses_alt, struct cw_error *err)
 {
 	size_t run_host = host_for_role(p, t->role, target);
 	struct vars ctx;
-	context_vars(p, in, run_host, target, &ctx);
+	context_vars(p, in, run_host, target, agents, &ctx);
 	if (!when_holds(t->when, &ctx) || (t->kind == STEP_RUN && !t->has_run[p->dialect])) {
 		vars_done(&ctx);
 		return CW_OK;
@@ -491,6 +496,7 @@ cw_status plan_build(const struct plan_input *in, struct plan **out, struct cw_e
 		strv_push(&p->warnings, "no agents are named: every agent needs a new certificate after this; "
 					"name them with --agents, or run the agent procedure for them afterwards");
 	bool uses_alt = false;
+	char *agents = agents_list(p);
 	for (size_t ph = 0; ph < in->proc->nphases; ph++) {
 		const struct phase_tmpl *pt = &in->proc->phases[ph];
 		size_t first = p->nsteps;
@@ -499,9 +505,12 @@ cw_status plan_build(const struct plan_input *in, struct plan **out, struct cw_e
 			if (t->each) {
 				for (size_t h = 1; h < p->nhosts; h++)
 					if (strcmp(p->hosts[h].role, "agent") == 0 &&
-					    (st = add_step(p, in, t, p->nphases, h, &uses_alt, err)))
+					    (st = add_step(p, in, t, p->nphases, h, agents, &uses_alt, err))) {
+						free(agents);
 						goto fail;
-			} else if ((st = add_step(p, in, t, p->nphases, 0, &uses_alt, err))) {
+					}
+			} else if ((st = add_step(p, in, t, p->nphases, 0, agents, &uses_alt, err))) {
+				free(agents);
 				goto fail;
 			}
 		}
@@ -515,6 +524,7 @@ cw_status plan_build(const struct plan_input *in, struct plan **out, struct cw_e
 		phase->first = first;
 		phase->count = p->nsteps - first;
 	}
+	free(agents);
 	if (uses_alt && p->dialect == DIALECT_MODERN) {
 		const char *ca_conf = vars_get(&p->hosts[0].vars, "ca_conf");
 		if (in->facts->allow_subject_alt_names == 0)
