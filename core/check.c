@@ -219,13 +219,27 @@ cw_status checks_run(struct wizard *w, int within, long now, struct check_report
 	}
 	free(probe);
 
-	/* Services: the tool that controls them is there. */
+	/* Services: the tool that controls each of them is there. */
 	const struct service_backend *b = w->site.has_backend ? &w->site.backend : &w->profile->backend;
-	const char *tool = b->kind == BACKEND_SYSTEMD ? "systemctl" : b->kind == BACKEND_SYSV ? "service"
-			 : b->kind == BACKEND_PUPPET_RESOURCE ? "puppet" : (b->start ? b->start[0] : "?");
-	add(r, "service control", in_path(tool) ? LEVEL_OK : LEVEL_FAIL,
-	    xasprintf("%s backend via %s%s", service_backend_str(b->kind), tool, in_path(tool) ? "" : " (not found)"),
-	    "install %s or set services = { backend = ...; } in certwiz.cfg", tool);
+	char **missing = NULL, **tools = NULL;
+	for (size_t i = 0; i < w->profile->nservices; i++) {
+		char **argv = service_argv(b, "status", w->profile->services[i].name);
+		if (argv && argv[0] && !strv_contains(tools, argv[0])) {
+			strv_push(&tools, argv[0]);
+			if (!in_path(argv[0]))
+				strv_push(&missing, argv[0]);
+		}
+		strv_free(argv);
+	}
+	char *toollist = strv_join(tools, ", "), *missinglist = strv_join(missing, ", ");
+	add(r, "service control", missing ? LEVEL_FAIL : LEVEL_OK,
+	    xasprintf("%s backend via %s%s%s", service_backend_str(b->kind), toollist, missing ? "; not found: " : "",
+		      missing ? missinglist : ""),
+	    "install %s or set services = { backend = ...; } in certwiz.cfg", missinglist);
+	free(toollist);
+	free(missinglist);
+	strv_free(tools);
+	strv_free(missing);
 
 	/* The CA answers, with a certificate from the current CA. */
 	if (f->has_ca) {

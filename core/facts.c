@@ -344,11 +344,16 @@ cw_status facts_discover(const char *root, const struct profile *p, struct facts
 			if (strcmp(f->hostcert.san_dns[i], certname) != 0)
 				strv_push(&f->cert_alt_names, f->hostcert.san_dns[i]);
 	}
-	/* The alt names the plan uses: the union, and say so when they disagree. */
+	/* The alt names the plan uses: the union, and say so when they disagree (the certname
+	 * itself is in every certificate's SAN, so it does not count as a difference). */
 	char **alt = strv_copy(f->conf_alt_names);
 	strv_union(&alt, f->cert_alt_names);
-	bool differ = strv_len(alt) != strv_len(f->conf_alt_names) ||
-		      (f->has_hostcert && strv_len(alt) != strv_len(f->cert_alt_names));
+	bool differ = false;
+	if (f->has_hostcert)
+		for (size_t i = 0; alt && alt[i]; i++)
+			if (strcmp(alt[i], certname) != 0 &&
+			    (!strv_contains(f->conf_alt_names, alt[i]) || !strv_contains(f->cert_alt_names, alt[i])))
+				differ = true;
 	if (differ) {
 		char *a = strv_join(f->conf_alt_names, ","), *b = strv_join(f->cert_alt_names, ",");
 		strv_push_owned(&f->warnings,
