@@ -673,8 +673,19 @@ cw_status exec_run_step(struct exec *ex, size_t i, bool confirmed, struct cw_err
 	r->state = st ? STEP_FAILED : STEP_DONE;
 	if (st && !r->detail)
 		set_detail(r, "%s", e.msg[0] ? e.msg : cw_status_str(st));
-	if (st)
+	if (st) {
 		ex->host_failed[unit] = true;
+	} else if (ex->host_failed[unit]) {
+		/* A retry that succeeded: the host goes on unless another of its steps still failed. */
+		bool other = false;
+		for (size_t k = 0; k < ex->plan->nsteps; k++)
+			if (k != i && ex->results[k].state == STEP_FAILED && step_unit(ex->plan, &ex->plan->steps[k]) == unit)
+				other = true;
+		ex->host_failed[unit] = other;
+		for (size_t k = 0; !other && k < ex->plan->nsteps; k++)
+			if (ex->results[k].state == STEP_HOST_FAILED && step_unit(ex->plan, &ex->plan->steps[k]) == unit)
+				ex->results[k].state = STEP_PENDING;
+	}
 	jlog(ex, (struct journal_entry){.event = JE_STEP_FINISH, .step = s->id, .host = host,
 					.exit_code = r->ran ? r->proc.exit_code : 0, .outcome = st ? "fail" : "ok",
 					.value = digest, .note = r->detail}, NULL);

@@ -249,7 +249,12 @@ static void job_ssh_checks(struct app *a, struct app_job *j)
 						   "and that the key is in the host's authorized_keys"
 				: "check the host's address and port (hosts = ( { name; address; port; } ) in certwiz.cfg) "
 				  "and that sshd runs there";
-			add_check(&j->checks, name, LEVEL_FAIL, xstrdup(e.msg), xstrdup(fix));
+			/* the message may start with the host's name: the check's name says it already */
+			const char *m = e.msg;
+			size_t hl = strlen(ph->name);
+			while (strncmp(m, ph->name, hl) == 0 && m[hl] == ':' && m[hl + 1] == ' ')
+				m += hl + 2;
+			add_check(&j->checks, name, LEVEL_FAIL, xstrdup(m), xstrdup(fix));
 		}
 		free(name);
 	}
@@ -264,7 +269,8 @@ static void job_open_backup(struct app *a, struct app_job *j)
 		/* exec_open keeps a copy of the observer */
 		struct observer obs = app_observer;
 		obs.ctx = a;
-		struct exec_opts eo = {.operator_name = a->operator_name, .obs = &obs};
+		struct exec_opts eo = {.operator_name = a->operator_name, .obs = &obs, .answers_path = j->answers,
+				       .config_path = a->opts->config_path};
 		j->status = exec_open(a->w, &eo, &j->opened, &j->err);
 		if (j->status)
 			return;
@@ -337,6 +343,7 @@ static void *worker_main(void *arg)
 
 static void job_free(struct app_job *j)
 {
+	free(j->answers);
 	free(j->note);
 	strv_free(j->services);
 	free(j->ca_bundle);
@@ -415,6 +422,7 @@ static void handle_event(struct app *a, struct app_event *e)
 	switch (e->kind) {
 	case EV_STARTED: {
 		a->running_step = e->step;
+		tui_log_key(&a->log, KEY_END); /* a new command: follow its output again */
 		const struct plan_step *s = &a->w->plan->steps[e->step];
 		if (e->text)
 			app_log(a, e->stream ? TUI_KEY : TUI_NORMAL, "%s%s", e->stream ? "$ " : "", e->text);
@@ -451,15 +459,11 @@ static void handle_event(struct app *a, struct app_event *e)
 			app_service_row_set(tui_services_row(p, e->service), &e->st);
 		break;
 	}
-	case EV_HOST: {
-		size_t h = host_index(a, e->host);
-		if (h != SIZE_MAX && a->host_note) {
-			free(a->host_note[h]);
-			a->host_note[h] = xasprintf("%s%s%s", host_state_str(e->hstate), e->detail ? ": " : "",
-						    e->detail ? e->detail : "");
-		}
+	case EV_HOST:
+		/* exec_open reaching each host: what the worker is doing now */
+		free(a->progress);
+		a->progress = xasprintf("Opening the run: %s %s", e->detail ? e->detail : host_state_str(e->hstate), e->host);
 		break;
-	}
 	case EV_MESSAGE:
 		app_log(a, e->level == MSG_ERROR ? TUI_FAIL : e->level == MSG_WARN ? TUI_WARN : TUI_NORMAL, "%s", e->text);
 		break;
@@ -799,12 +803,8 @@ void app_plan_changed(struct app *a)
 	for (size_t h = 0; h < a->nsvc; h++)
 		tui_services_done(&a->svc[h]);
 	free(a->svc);
-	for (size_t h = 0; a->host_note && h < a->nsvc; h++)
-		free(a->host_note[h]);
-	free(a->host_note);
 	free(a->ack);
 	a->svc = NULL;
-	a->host_note = NULL;
 	a->ack = NULL;
 	a->nsvc = 0;
 	const struct plan *p = a->w->plan;
@@ -812,7 +812,6 @@ void app_plan_changed(struct app *a)
 		return;
 	a->nsvc = p->nhosts;
 	a->svc = xcalloc(p->nhosts, sizeof *a->svc);
-	a->host_note = xcalloc(p->nhosts, sizeof *a->host_note);
 	a->ack = xcalloc(p->nsteps ? p->nsteps : 1, sizeof *a->ack);
 	const struct profile *prof = a->w->profile;
 	for (size_t h = 0; h < p->nhosts; h++) {
@@ -1119,6 +1118,8 @@ static void shutdown_app(struct app *a)
 		fputs(closed_note, stderr);
 		fprintf(stderr, "certwiz: run %s; journal and report in %s\n", a->outcome ? a->outcome : "ended",
 			exec_run_dir(a->ex));
+		if (a->outcome && strcmp(a->outcome, "cancelled") == 0)
+			fprintf(stderr, "certwiz: to go on without a screen: certwiz resume %s\n", exec_run_dir(a->ex));
 		a->exit_code = a->outcome && strcmp(a->outcome, "completed") == 0 ? 0
 			     : a->outcome && strcmp(a->outcome, "cancelled") == 0 ? 6
 										 : 5;
@@ -1218,9 +1219,6 @@ int app_run(const struct wizard_opts *o)
 	for (size_t h = 0; h < a->nsvc; h++)
 		tui_services_done(&a->svc[h]);
 	free(a->svc);
-	for (size_t h = 0; a->host_note && h < a->nsvc; h++)
-		free(a->host_note[h]);
-	free(a->host_note);
 	free(a->ack);
 	check_report_done(&a->checks);
 	free(a->progress);

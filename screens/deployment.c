@@ -2,6 +2,7 @@
  * and the seed it follows), and the deployment profile: detected, changeable with p. */
 #include "screens.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -109,8 +110,9 @@ static void draw(struct app *a, WINDOW *w, struct tui_rect r)
 	tui_puts(w, y, r.x + x + 1, r.w - x - 1, A_NORMAL, "changes it, if Puppet is installed another way here");
 	if (s->choosing) {
 		int n = (int)s->profiles.n;
-		struct tui_rect in = app_dialog_box(w, r, r.w - 4, n + 2, "Deployment profile", "Enter use · Esc cancel",
-						    false);
+		char hint[64];
+		snprintf(hint, sizeof hint, "Enter use %s Esc cancel", tui_glyph(TUI_G_DOT));
+		struct tui_rect in = app_dialog_box(w, r, r.w - 4, n + 2, "Deployment profile", hint, false);
 		tui_puts(w, in.y, in.x, in.w, A_NORMAL, "Which Puppet is installed on this host?");
 		tui_list_draw(&s->profiles, w, (struct tui_rect){in.y + 2, in.x, in.h - 2, in.w});
 	}

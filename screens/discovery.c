@@ -59,7 +59,7 @@ static const char *v_alt(const char *v, void *ctx)
 	for (size_t i = 0; names && names[i]; i++) {
 		struct cw_error e = {0};
 		if (validate_alt_name(names[i], &e) != CW_OK) {
-			snprintf(msg, MSG_SIZE, "'%s': %s", names[i], e.msg);
+			snprintf(msg, MSG_SIZE, "%s", e.msg);
 			result = msg;
 			break;
 		}
@@ -93,17 +93,22 @@ static const char *v_agents(const char *v, void *ctx)
 	}
 	char **names = strv_split(v, ',');
 	const char *result = NULL;
-	for (size_t i = 0; names && names[i]; i++)
+	for (size_t i = 0; names && names[i] && !result; i++) {
 		if (validate_certname(names[i], &e) != CW_OK) {
-			snprintf(msg, MSG_SIZE, "'%s': %s", names[i], e.msg);
+			snprintf(msg, MSG_SIZE, "%s", e.msg);
 			result = msg;
-			break;
 		}
+		for (size_t k = 0; k < i && !result; k++)
+			if (strcmp(names[k], names[i]) == 0) {
+				snprintf(msg, MSG_SIZE, "%s is listed twice", names[i]);
+				result = msg;
+			}
+	}
 	strv_free(names);
 	return result;
 }
 
-static void agents_hint(struct discovery *s)
+static void agents_hint(struct discovery *s, const struct wizard *w)
 {
 	const char *v = tui_field_value(&s->f[F_AGENTS]);
 	char **names = NULL;
@@ -115,8 +120,10 @@ static void agents_hint(struct discovery *s)
 	size_t n = strv_len(names);
 	strv_free(names);
 	char buf[160];
+	bool needed = w->proc && strcmp(w->proc->name, "agent") == 0;
 	if (!n)
-		snprintf(buf, sizeof buf, "certnames, comma-separated, or a file path (one a line)");
+		snprintf(buf, sizeof buf, "%s: certnames, comma-separated, or a file (one a line)",
+			 needed ? "needed" : "optional");
 	else
 		snprintf(buf, sizeof buf, "%zu agent%s%s", n, n == 1 ? "" : "s", *v == '/' ? " in the file" : "");
 	tui_field_set_hint(&s->f[F_AGENTS], buf);
@@ -171,7 +178,7 @@ static void fill(struct app *a, struct discovery *s)
 	char *agents = strv_join(w->site.agents, ",");
 	tui_field_set(&s->f[F_AGENTS], *agents || !w->site.agents_file ? agents : w->site.agents_file);
 	free(agents);
-	agents_hint(s);
+	agents_hint(s, a->w);
 	s->filled = true;
 	s->facts_gen = a->facts_gen;
 }
@@ -195,6 +202,7 @@ static void init(struct app *a)
 	if (!s->filled || s->facts_gen != a->facts_gen)
 		fill(a, s);
 	s->has_agents = proc_has_agents(a->w);
+	agents_hint(s, a->w); /* needed or optional: the procedure may have changed */
 	if (!s->has_agents && s->focus == F_AGENTS)
 		s->focus = F_CERTNAME;
 	start_services(a);
@@ -407,7 +415,7 @@ static int key(struct app *a, int k)
 	default: {
 		int r = tui_field_key(&s->f[s->focus], k);
 		if (s->focus == F_AGENTS && (r & TUI_REDRAW))
-			agents_hint(s);
+			agents_hint(s, a->w);
 		return r;
 	}
 	}

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "service.h"
 #include "util.h"
 
 enum { P_SKIP = 1, P_NOTE, P_MANUAL };
@@ -302,8 +303,17 @@ static void draw_step(struct app *a, WINDOW *w, struct tui_rect r, size_t i)
 		break;
 	}
 	case STEP_SERVICE: {
+		/* the command the backend runs for the first one: every command is shown */
 		char *svc = strv_join(st->services, ", ");
-		text = xasprintf("%s the services, in this order: %s", st->service_action, svc);
+		const struct service_backend *b = a->w->site.has_backend ? &a->w->site.backend : &a->w->profile->backend;
+		char **argv = st->services && st->services[0] ? service_argv(b, st->service_action, st->services[0]) : NULL;
+		char *cmd = argv ? argv_display(argv) : NULL;
+		strv_free(argv);
+		size_t n = strv_len(st->services);
+		text = xasprintf("%s, in this order: %s\n$ %s%s", st->service_action, svc, cmd ? cmd : "?",
+				 n > 1 ? " (then the same for the next)" : "");
+		attr = term_style(TUI_KEY);
+		free(cmd);
 		free(svc);
 		break;
 	}
@@ -352,6 +362,11 @@ static void prompt_line(struct app *a, WINDOW *w, int y, struct tui_rect r)
 		const struct plan_step *st = &p->steps[cur];
 		if (st->kind == STEP_MANUAL)
 			snprintf(msg, sizeof msg, "Do it by hand (see the log), then Enter marks it done.");
+		else if (st->kind == STEP_SERVICE)
+			snprintf(msg, sizeof msg, "Enter %s them, one by one, each checked by its real state.",
+				 strcmp(st->service_action, "stop") == 0 ? "stops" : "starts");
+		else if (st->kind == STEP_BACKUP)
+			snprintf(msg, sizeof msg, "Enter backs them up and reads the archive back.");
 		else if (st->destructive)
 			snprintf(msg, sizeof msg, "Read the command. Enter asks you to type %s, then runs it.", st->confirm);
 		else
@@ -381,6 +396,10 @@ static void draw(struct app *a, WINDOW *w, struct tui_rect r)
 {
 	struct execute *s = a->priv[SCR_EXECUTE];
 	const struct plan *p = plan_of(a);
+	if (!p->nphases) {
+		tui_puts(w, r.y, r.x, r.w, term_style(TUI_WARN), "This plan has no steps.");
+		return;
+	}
 	size_t cur;
 	enum xstate xs = state_of(a, &cur);
 	if (xs == X_RUNNING)

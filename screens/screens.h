@@ -85,6 +85,7 @@ struct app_job {
 	char *ca_bundle;      /* LOCAL_SERVICES: to judge the served certificate (owned) */
 	char *outcome;        /* CLOSE (owned) */
 	size_t *backup_steps; /* OPEN_BACKUP: steps to run (owned) */
+	char *answers;        /* OPEN_BACKUP: the operator's choices as an answers file, for resume (owned) */
 	size_t nbackup;
 	unsigned gen;         /* the facts/plan generation it was started for */
 	/* Called on the UI thread once the job has ended (may be NULL). */
@@ -171,7 +172,6 @@ struct app {
 	unsigned local_svc_gen;
 	size_t running_step;         /* SIZE_MAX: none */
 	bool *ack;                   /* per step: it failed and the operator went on */
-	char **host_note;            /* per plan host: the last host_changed detail (owned) */
 	size_t steps_finished;       /* step_finished events seen (progress) */
 	char *progress;              /* what the worker is doing (owned), or NULL */
 	struct check_report checks;  /* pre-flight */

@@ -15,6 +15,7 @@ struct summary {
 	struct tui_viewer v;
 	bool built;
 	bool closing;
+	bool close_tried;   /* once: a failure is reported, quitting tries again */
 };
 
 static const struct tui_help_entry help[] = {
@@ -30,6 +31,16 @@ static const char *step_title(const struct plan *p, const char *id)
 		if (strcmp(p->steps[i].id, id) == 0)
 			return p->steps[i].title;
 	return id ? id : "?";
+}
+
+/* A SHA-256 fingerprint (95 characters) in two halves, so it does not wrap mid-byte. */
+static void fingerprint(struct strbuf *sb, const char *label, const char *fp, const char *note)
+{
+	size_t n = strlen(fp);
+	if (n > 48 && fp[47] == ':')
+		strbuf_addf(sb, "    %-6s  %.47s\n            %s%s%s\n", label, fp, fp + 48, *note ? "  " : "", note);
+	else
+		strbuf_addf(sb, "    %-6s  %s%s%s\n", label, fp, *note ? "  " : "", note);
 }
 
 /* old:/new: facts of the journal, paired. */
@@ -68,10 +79,9 @@ static void what_changed(struct app *a, struct strbuf *sb, const struct facts *n
 			strbuf_addf(sb, "- %.*s: %s\n", (int)(colon - what), what, colon + 1);
 		else
 			strbuf_addf(sb, "- %s\n", what);
-		strbuf_addf(sb, "    before: %s\n", e->value ? e->value : "(none)");
 		bool changed = after && e->value && strcmp(after, e->value) != 0;
-		strbuf_addf(sb, "    after:  %s%s\n", after ? after : "(not read)",
-			    after ? (changed ? "" : "  (UNCHANGED)") : "");
+		fingerprint(sb, "before", e->value ? e->value : "(none)", "");
+		fingerprint(sb, "after", after ? after : "(not read)", after && !changed ? "UNCHANGED" : "");
 		const struct x509_info *c = NULL;
 		if (now && after && strcmp(after, now->cacert.fingerprint) == 0)
 			c = &now->cacert;
@@ -220,7 +230,7 @@ static void build(struct app *a, struct summary *s)
 
 static void close_done(struct app *a, struct app_job *j)
 {
-	a->closed = true;
+	a->closed = j->status == CW_OK; /* else quitting tries again */
 	if (j->status)
 		app_error(a, "The report could not be written", &j->err);
 	struct summary *s = a->priv[SCR_SUMMARY];
@@ -232,8 +242,9 @@ static void close_done(struct app *a, struct app_job *j)
 
 static void start_close(struct app *a, struct summary *s)
 {
-	if (!a->ex || a->closed || s->closing || app_busy(a))
+	if (!a->ex || a->closed || s->closing || s->close_tried || app_busy(a))
 		return;
+	s->close_tried = true;
 	struct app_job j = {.kind = JOB_CLOSE, .outcome = xstrdup(a->outcome ? a->outcome : "ended"), .done = close_done};
 	if (app_job_start(a, &j))
 		s->closing = true;

@@ -88,7 +88,9 @@ static void draw(struct app *a, WINDOW *w, struct tui_rect r)
 	const struct wizard *wz = a->w;
 	tui_printf(w, y++, r.x, r.w, A_NORMAL, "This host:  %s, profile %s", vars_get(&wz->facts.vars, "certname"),
 		   wz->profile->name);
-	tui_puts(w, y++, r.x + 12, r.w - 12, term_style(TUI_DIM), a->profile_note);
+	bool warn = strncmp(a->profile_note, "NOT detected", 12) == 0;
+	y += tui_wrap_draw(w, (struct tui_rect){y, r.x + 12, 2, r.w - 12}, term_style(warn ? TUI_WARN : TUI_DIM),
+			   a->profile_note) > 1 ? 2 : 1;
 	if (a->read_only && y < r.y + r.h) {
 		char buf[512];
 		snprintf(buf, sizeof buf, "--root %s: read-only, nothing can run", wz->site.root);

@@ -139,6 +139,8 @@ trap cleanup EXIT
 start_sshd() {
 	sshd_bin=${CW_TEST_SSHD:-/usr/sbin/sshd}
 	[ -x "$sshd_bin" ] && command -v ssh-keygen >/dev/null 2>&1 || return 1
+	# sshd logs us in as ourselves: an account without a login shell cannot be
+	case $(getent passwd "$(id -un)" | cut -d: -f7) in */nologin | */false) return 1 ;; esac
 	d=$tmp/sshd
 	mkdir -p "$d" &&
 		ssh-keygen -q -t ed25519 -N '' -C '' -f "$d/hostkey" &&
@@ -187,7 +189,7 @@ start_sshd() {
 have_sshd=1
 start_sshd || {
 	have_sshd=0
-	echo "run-wizard: no sshd to stand in for the agents (${CW_TEST_SSHD:-/usr/sbin/sshd}): the run walk is skipped"
+	echo "run-wizard: no sshd to log in to as $(id -un) (${CW_TEST_SSHD:-/usr/sbin/sshd}): the run walk is skipped"
 	[ -e "$tmp/sshd/log" ] && cat "$tmp/sshd/log"
 }
 
@@ -345,6 +347,11 @@ else
 	grep -q 'handed over in the team channel' "$rd/report.md" || bad "run: the manual step's note is not in the report"
 	cmp -s "$tmp/newca/ca_crt.pem" "$tmp/root/etc/puppet/puppetserver/ca/ca_crt.pem" || bad "run: the new CA is not in place"
 	grep -q "journal and report in $rd" "$tmp/run.err" || bad "run: certwiz did not say where the report is: $(cat "$tmp/run.err")"
+	# the run records the wizard's choices as an answers file: `certwiz resume` rebuilds the same plan
+	answers=$(sed -n '1s/.*"path":"\([^"]*\)".*/\1/p' "$rd/journal.jsonl")
+	case $answers in "$tmp"/journal/wizard-*-screen-test.cfg) ;; *) bad "run: no answers file in the journal: $answers" ;; esac
+	"$cw" plan --answers "$answers" --root "$tmp/root" --datadir "$sdir/data" --config "$tmp/run.cfg" 2>&1 |
+		grep -q "10 in 3 phases" || bad "run: the answers file does not give the same plan"
 	[ $fail = 0 ] && echo "ok: the run left its report, journal and new CA"
 fi
 [ -e "$tmp/state/puppet.running" ] && [ -e "$tmp/state/puppetserver.running" ] ||
