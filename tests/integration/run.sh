@@ -129,6 +129,31 @@ EOT
   check "agent2 completes puppet agent -t" agent_run agent2
 fi
 
+# ------------------------------------------------------------------ the wizard, in a real terminal
+if want wizard; then
+  log "wizard: oss-ca walked through the ncurses wizard in tmux (80x24), every step signed off"
+  "$sb/reset" >/dev/null
+  old_ca=$(fp primary $CA)
+  on primary cat $CA >"$work/old-ca.pem"
+  "$top/scripts/sandbox-config" >"$work/site.cfg"
+  rc=0
+  python3 "$top/tests/integration/wizard-tmux.py" "$certwiz" "$work/site.cfg" \
+    agent1.sandbox.test,agent2.sandbox.test >"$work/run.log" 2>&1 || rc=$?
+  check "the wizard reached the summary: completed, every step signed off" [ "$rc" = 0 ] || show_run 40
+  check "the CA fingerprint changed" [ "$(fp primary $CA)" != "$old_ca" ]
+  on primary cat $CA >"$work/new-ca.pem"
+  for h in primary agent1 agent2; do
+    c=$PCERT; [ "$h" = primary ] || c=$(cert_of "$h")
+    on "$h" cat "$c" >"$work/$h.pem"
+    check "$h's certificate verifies against the new CA and not the old" \
+      sh -c "openssl verify -CAfile '$work/new-ca.pem' '$work/$h.pem' >/dev/null && ! openssl verify -CAfile '$work/old-ca.pem' '$work/$h.pem' >/dev/null 2>&1"
+  done
+  check "agent1 completes puppet agent -t" agent_run agent1
+  rundir=$(ls -td "$state"/certwiz/runs/*-oss-ca | head -n 1)
+  check "the journal has a sign-off by the operator for every step" \
+    sh -c "[ \$(grep -c '\"signoff\".*tmux-test' '$rundir/journal.jsonl') -ge 28 ]"
+fi
+
 # ------------------------------------------------------------------ host keys
 if want hostkey; then
   log "hostkey: an agent whose host key is not in known_hosts is refused before anything changes"
