@@ -830,7 +830,7 @@ static cw_status archive_top(struct archive *w, const char *top, const char *dir
 {
 	struct archive *disk = archive_read_disk_new();
 	if (!disk)
-		abort();
+		abort(); /* out of memory: libarchive could not allocate its handle */
 	archive_read_disk_set_symlink_physical(disk);
 	archive_read_disk_set_standard_lookup(disk);
 	archive_read_disk_set_behavior(disk, ARCHIVE_READDISK_NO_SPARSE);
@@ -1007,7 +1007,7 @@ static cw_status local_create(const char *dir, const char *name, char **tops, ch
 	}
 	struct archive *w = archive_write_new();
 	if (!w)
-		abort();
+		abort(); /* out of memory: libarchive could not allocate its handle */
 	archive_write_add_filter_gzip(w);
 	archive_write_set_format_pax_restricted(w);
 	if (archive_write_open_fd(w, fd) != ARCHIVE_OK) {
@@ -1080,7 +1080,7 @@ static cw_status local_read_archive(const char *archive, struct mlist *out, stru
 {
 	struct archive *a = archive_read_new();
 	if (!a)
-		abort();
+		abort(); /* out of memory: libarchive could not allocate its handle */
 	archive_read_support_filter_gzip(a);
 	archive_read_support_format_tar(a);
 	cw_status st = CW_OK;
@@ -1727,7 +1727,7 @@ static cw_status local_extract(const char *archive, char *const *tops, const cha
 	struct archive *a = archive_read_new();
 	struct archive *w = archive_write_disk_new();
 	if (!a || !w)
-		abort();
+		abort(); /* out of memory: libarchive could not allocate its handle */
 	archive_read_support_filter_gzip(a);
 	archive_read_support_format_tar(a);
 	/* Owners by number (as recorded in the manifest), not by name; no SECURE_SYMLINKS: the

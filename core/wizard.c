@@ -230,6 +230,15 @@ cw_status wizard_open(const struct wizard_opts *o, struct wizard **out, struct c
 	set_str(&w->site.agents_file, o->agents_file);
 	set_str(&w->site.backup_dir, o->backup_dir);
 	set_str(&w->site.journal_dir, o->journal_dir);
+	if (o->on_failure) {
+		if (strcmp(o->on_failure, "stop") != 0 && strcmp(o->on_failure, "rollback") != 0) {
+			st = cw_error_set(err, CW_EINVAL, "--on-failure takes stop or rollback, not '%s'", o->on_failure);
+			goto fail;
+		}
+		set_str(&w->site.on_failure, o->on_failure);
+	}
+	if (o->parallel)
+		w->site.parallel = o->parallel;
 	if (o->certname && (st = wizard_set_certname(w, o->certname, err)))
 		goto fail;
 	if (o->dns_alt_names && (st = wizard_set_alt_names(w, o->dns_alt_names, err)))

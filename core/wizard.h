@@ -18,6 +18,8 @@ struct wizard_opts {
 	const char *procedure, *profile, *certname, *dns_alt_names, *agents, *agents_file;
 	const char *puppetdb_host, *console_host, *root, *operator_name;
 	const char *backup_dir, *journal_dir;
+	const char *on_failure;     /* "stop" | "rollback" */
+	int parallel;               /* hosts at once; 0: the configured value */
 };
 
 struct wizard {

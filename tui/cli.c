@@ -55,6 +55,8 @@ static const char usage[] =
 	"      --backup-dir DIR      where backups go (default /var/lib/certwiz/backups)\n"
 	"      --journal-dir DIR     where run journals and reports go (default /var/lib/certwiz/runs)\n"
 	"      --root DIR            read this host's files under DIR instead of / (testing)\n"
+	"      --parallel N          run: the same step on up to N agents at once (default 10)\n"
+	"      --on-failure WHAT     run: stop (default) or rollback (restore every backup)\n"
 	"      --json                report: JSON instead of Markdown\n"
 	"      --yes                 restore: do not ask (batch)\n"
 	"      --within DAYS         check: warn about certificates expiring within DAYS (default 30)\n"
@@ -75,7 +77,7 @@ static const char usage[] =
 	"  certwiz run --answers answers.cfg\n";
 
 enum { OPT_PUPPETDB = 256, OPT_CONSOLE, OPT_CONFIG, OPT_DATADIR, OPT_OPERATOR, OPT_ROOT,
-       OPT_BACKUP_DIR, OPT_JOURNAL_DIR, OPT_WITHIN, OPT_JSON, OPT_YES };
+       OPT_BACKUP_DIR, OPT_JOURNAL_DIR, OPT_WITHIN, OPT_JSON, OPT_YES, OPT_PARALLEL, OPT_ON_FAILURE };
 
 static const struct option long_opts[] = {
 	{"procedure", required_argument, NULL, 'p'},
@@ -95,6 +97,8 @@ static const struct option long_opts[] = {
 	{"journal-dir", required_argument, NULL, OPT_JOURNAL_DIR},
 	{"within", required_argument, NULL, OPT_WITHIN},
 	{"json", no_argument, NULL, OPT_JSON},
+	{"parallel", required_argument, NULL, OPT_PARALLEL},
+	{"on-failure", required_argument, NULL, OPT_ON_FAILURE},
 	{"yes", no_argument, NULL, OPT_YES},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
@@ -308,6 +312,17 @@ int cli_main(int argc, char **argv)
 			break;
 		}
 		case OPT_JSON: json = true; break;
+		case OPT_ON_FAILURE: o.on_failure = optarg; break;
+		case OPT_PARALLEL: {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			if (*end || v < 1 || v > 256) {
+				fprintf(stderr, "certwiz: --parallel takes a number of hosts from 1 to 256, not '%s'\n", optarg);
+				return EXIT_USAGE;
+			}
+			o.parallel = (int)v;
+			break;
+		}
 		case OPT_YES: yes = true; break;
 		case 'h': fputs(usage, stdout); return 0;
 		case 'V': printf("certwiz %s\n", PACKAGE_VERSION); return 0;

@@ -56,6 +56,8 @@ expect 2 "--within takes a number of days" -- check --within soon $base
 
 expect 2 "report needs the journal of a run" -- report
 expect 3 "cannot open $tmp/nope/journal.jsonl" -- report "$tmp/nope/journal.jsonl"
+expect 2 "--parallel takes a number of hosts from 1 to 256" -- run --parallel 0 $base
+expect 2 "--on-failure takes stop or rollback, not 'panic'" -- plan -p primary --on-failure panic $base
 expect 2 "resume needs the journal of the interrupted run" -- resume
 expect 2 "restore needs a backup archive" -- restore
 expect 3 "$tmp/none.manifest" -- restore "$tmp/none.tar.gz" --yes

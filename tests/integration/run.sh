@@ -207,6 +207,78 @@ EOT
   check "one journal holds both halves, ended" grep -q '"run-end"' "$journal/journal.jsonl"
 fi
 
+# ------------------------------------------------------------------ SIGKILL at every step boundary
+if want faults; then
+  log "faults: oss-ca killed with SIGKILL after every step and in the middle of three destructive steps, resumed each time"
+  "$sb/reset" >/dev/null
+  old_ca=$(fp primary $CA)
+  on primary cat $CA >"$work/old-ca.pem"
+  cat >"$work/faults.cfg" <<EOT
+procedure = "oss-ca";
+agents = ["agent1.sandbox.test", "agent2.sandbox.test"];
+operator = "it";
+confirm_destructive = true;
+EOT
+  "$top/scripts/sandbox-config" >"$work/site.cfg"
+  before=$(ls -d "$state"/certwiz/runs/*-oss-ca 2>/dev/null | wc -l)
+  midstep=" ca-clear-ssl ca-clear-cadir agent-delete-ssl@agent1.sandbox.test agent-delete-ssl@agent2.sandbox.test "
+  # Orphans: commands a killed certwiz had started go on by themselves; wait for them as an
+  # operator would before resuming.
+  settle() {
+    for _ in $(seq 1 300); do
+      pgrep -f 'puppetserver ca |puppet ssl |puppet agent --test|certwiz-backup|service/puppet' >/dev/null || return 0
+      sleep 0.2
+    done
+  }
+  kills=0 mids=0 journal="" rc=0
+  on primary "$certwiz" run --config "$work/site.cfg" --answers "$work/faults.cfg" >"$work/faults-0.log" 2>&1 &
+  pid=$!
+  while :; do
+    [ -n "$journal" ] || journal=$(ls -d "$state"/certwiz/runs/*-oss-ca 2>/dev/null | sed -n "$((before + 1))p")
+    j=$journal/journal.jsonl
+    signed=$(grep -c '"signoff"' "$j" 2>/dev/null || true)
+    target=$((signed + 1)) killed=0
+    for _ in $(seq 1 15000); do # wait for the next boundary (at most 5 min)
+      kill -0 "$pid" 2>/dev/null || break
+      now=$(grep -c '"signoff"' "$j" 2>/dev/null || true)
+      next=$(grep '"step-start"' "$j" 2>/dev/null | tail -n 1 | sed 's/.*"step":"\([^"]*\)".*/\1/')
+      if [[ "$midstep" == *" $next "* ]] && ! grep -q "\"mid:$next\"" "$work/mids" 2>/dev/null; then
+        echo "\"mid:$next\"" >>"$work/mids"; killed=2; break   # in the middle of a destructive step
+      fi
+      [ "$now" -ge "$target" ] && { killed=1; break; }                                  # at a step boundary
+      sleep 0.02
+    done
+    if [ "$killed" != 0 ] && kill -0 "$pid" 2>/dev/null; then
+      pkill -KILL -f "^$certwiz (run|resume) " || true
+      wait "$pid" 2>/dev/null || true
+      # It counts as mid-step only if the step had not been signed off when the kill came.
+      if [ "$killed" = 2 ] && ! grep -q "\"signoff\".*\"step\":\"$next\"" "$j"; then mids=$((mids + 1)); fi
+      kills=$((kills + 1))
+      settle
+      on primary "$certwiz" resume "$j" >"$work/faults-$kills.log" 2>&1 &
+      pid=$!
+      continue
+    fi
+    wait "$pid" || rc=$?
+    break
+  done
+  grep -q '"run-end"' "$journal/journal.jsonl" || rc=99
+  check "the run completed after $kills kills ($mids of them mid-step)" [ "$rc" = 0 ]
+  check "it was killed at every step boundary and in 3 destructive steps" [ "$kills" -ge 28 ] && [ "$mids" -ge 3 ]
+  check "the same result: the CA fingerprint changed" [ "$(fp primary $CA)" != "$old_ca" ]
+  on primary cat $CA >"$work/new-ca.pem"
+  for h in primary agent1 agent2; do
+    c=$PCERT; [ "$h" = primary ] || c=$(cert_of "$h")
+    on "$h" cat "$c" >"$work/$h.pem"
+    check "$h's certificate verifies against the new CA" openssl verify -CAfile "$work/new-ca.pem" "$work/$h.pem"
+  done
+  check "agent1 completes puppet agent -t" agent_run agent1
+  check "agent2 completes puppet agent -t" agent_run agent2
+  check "every sign-off is in one journal, each step once" \
+    sh -c "[ \$(grep '\"signoff\"' '$journal/journal.jsonl' | sed 's/.*\"step\":\"\([^\"]*\)\".*/\1/' | sort | uniq -d | wc -l) = 0 ]"
+  check "every resume read the backups back unchanged" sh -c "! grep -h 'does NOT verify' '$work'/faults-*.log"
+fi
+
 # ------------------------------------------------------------------ a real failure
 if want failure; then
   log "failure: the server cannot start; the run stops, names the step, and the backup restores"
