@@ -286,15 +286,13 @@ static cw_status load_backend(struct ld *l, const config_setting_t *grp, struct 
 void site_init(struct site *s)
 {
 	memset(s, 0, sizeof *s);
-	s->ssh_port = 22;
 	s->ssh_sudo = 0;
-	s->ssh_connect_timeout = 10;
 	s->parallel = 10;
 	s->command_timeout = 900;
 	vars_init(&s->vars);
 }
 
-static void host_cfg_done(struct host_cfg *h)
+void host_cfg_done(struct host_cfg *h)
 {
 	free(h->name);
 	free(h->address);
@@ -328,6 +326,8 @@ void site_done(struct site *s)
 	free(s->ssh_user);
 	free(s->ssh_identity);
 	free(s->ssh_known_hosts);
+	free(s->ssh_config);
+	sshcfg_done(&s->sshcfg);
 	for (size_t i = 0; i < s->nhosts; i++)
 		host_cfg_done(&s->hosts[i]);
 	free(s->hosts);
@@ -349,6 +349,45 @@ const struct host_cfg *site_host(const struct site *s, const char *name)
 		if (strcmp(s->hosts[i].name, name) == 0)
 			return &s->hosts[i];
 	return NULL;
+}
+
+cw_status site_load_ssh_config(struct site *s, const char *home, struct cw_error *err)
+{
+	sshcfg_done(&s->sshcfg);
+	if (s->ssh_config && !*s->ssh_config)
+		return CW_OK;
+	if (!s->ssh_config && !home)
+		return CW_OK;
+	char *path = s->ssh_config ? xstrdup(s->ssh_config) : xasprintf("%s/.ssh/config", home);
+	cw_status st = sshcfg_load(path, &s->sshcfg, err);
+	free(path);
+	return st;
+}
+
+cw_status site_host_settings(const struct site *s, const char *name, const char *home, struct host_cfg *out,
+			     struct cw_error *err)
+{
+	const struct host_cfg *hc = site_host(s, name);
+	struct sshcfg_host sc = {0};
+	memset(out, 0, sizeof *out);
+	cw_status st = sshcfg_lookup(&s->sshcfg, name, home, &sc, err);
+	if (st)
+		return st;
+#define FIRST(a, b, c, d) ((a) ? (a) : (b) ? (b) : (c) ? (c) : (d))
+	out->name = xstrdup(name);
+	out->address = xstrdup(FIRST(hc ? hc->address : NULL, (char *)NULL, sc.hostname, name));
+	out->user = xstrdup(FIRST(hc ? hc->user : NULL, s->ssh_user, sc.user, "root"));
+	out->identity = xstrdup(FIRST(hc ? hc->identity : NULL, s->ssh_identity, sc.identity, (char *)NULL));
+	out->known_hosts = xstrdup(FIRST((char *)NULL, s->ssh_known_hosts, sc.known_hosts, (char *)NULL));
+	out->port = FIRST(hc ? hc->port : 0, s->ssh_port, sc.port, 22);
+	out->connect_timeout = FIRST(0, s->ssh_connect_timeout, sc.connect_timeout, 0);
+#undef FIRST
+	out->sudo = hc && hc->sudo >= 0 ? hc->sudo : s->ssh_sudo != 0;
+	out->os = xstrdup(hc && hc->os ? hc->os : "linux");
+	out->tmpdir = xstrdup(hc ? hc->tmpdir : NULL);
+	out->dns_alt_names = strv_copy(hc ? hc->dns_alt_names : NULL);
+	sshcfg_host_done(&sc);
+	return CW_OK;
 }
 
 static cw_status load_host(struct ld *l, const config_setting_t *h, struct host_cfg *out)
@@ -398,7 +437,7 @@ cw_status site_load(struct site *s, const char *path, struct cw_error *err)
 		"agents", "agents_file", "puppetdb_host", "console_host", "services", "vars",
 		"confirm_destructive", "skip", "skip_reason", "manual_done", NULL};
 	static const char *const ssh_keys[] = {"user", "port", "identity", "known_hosts", "sudo",
-					       "connect_timeout", "parallel", "command_timeout", NULL};
+					       "connect_timeout", "parallel", "command_timeout", "config", NULL};
 	config_t cfg;
 	struct ld l = {path, err};
 	cw_status st = read_cfg(&cfg, path, err);
@@ -440,6 +479,7 @@ cw_status site_load(struct site *s, const char *path, struct cw_error *err)
 		  (st = get_int(&l, g, "port", 1, 65535, &s->ssh_port)) ||
 		  (st = get_str(&l, g, "identity", false, &s->ssh_identity)) ||
 		  (st = get_str(&l, g, "known_hosts", false, &s->ssh_known_hosts)) ||
+		  (st = get_str(&l, g, "config", false, &s->ssh_config)) ||
 		  (st = get_bool(&l, g, "sudo", &sudo, &sudo_set)) ||
 		  (st = get_int(&l, g, "connect_timeout", 1, 600, &s->ssh_connect_timeout)) ||
 		  (st = get_int(&l, g, "parallel", 1, 256, &s->parallel)) ||
@@ -915,7 +955,7 @@ static cw_status load_step(struct ld *l, config_setting_t *e, const char *const 
 	static const char *const keys[] = {"id", "title", "explain", "undo", "role", "each", "when",
 					   "run", "manual", "manual_windows", "service", "backup",
 					   "destructive", "ok_exit", "timeout", "require", "verify",
-					   "ca_signs_alt_names", NULL};
+					   "ca_signs_alt_names", "batch", NULL};
 	cw_status st;
 	memset(s, 0, sizeof *s);
 	s->line = line_of(e);
@@ -930,6 +970,7 @@ static cw_status load_step(struct ld *l, config_setting_t *e, const char *const 
 	    (st = get_str(l, e, "manual_windows", false, &s->manual_windows)) ||
 	    (st = get_bool(l, e, "destructive", &s->destructive, NULL)) ||
 	    (st = get_bool(l, e, "ca_signs_alt_names", &s->ca_signs_alt_names, NULL)) ||
+	    (st = get_bool(l, e, "batch", &s->batch, NULL)) ||
 	    (st = get_int(l, e, "timeout", 1, 86400, &s->timeout_s)))
 		return st;
 	if (!strv_contains((char *const *)roles, s->role))
@@ -939,6 +980,10 @@ static cw_status load_step(struct ld *l, config_setting_t *e, const char *const 
 		s->each = xstrdup("agent");
 	if (s->each && strcmp(s->each, "agent") != 0)
 		return bad(l, config_setting_get_member(e, "each"), "each must be \"agent\", found \"%s\"", s->each);
+	if (s->batch && (!s->each || strcmp(s->role, "agent") == 0 || !config_setting_get_member(e, "run")))
+		return bad(l, config_setting_get_member(e, "batch"),
+			   "batch = true is for a command run off the agents for each agent (each = \"agent\", a role "
+			   "other than agent, and run), found it on step '%s'", s->id);
 	int kinds = 0;
 	config_setting_t *run = config_setting_get_member(e, "run");
 	if (run) {

@@ -9,6 +9,7 @@
 
 #include "error.h"
 #include "service.h"
+#include "sshconfig.h"
 #include "vars.h"
 
 /* ---- profiles: paths, services and command dialect of one Puppet flavour and version ---- */
@@ -100,6 +101,7 @@ struct step_tmpl {
 	char *service_group;
 	bool destructive;
 	bool ca_signs_alt_names; /* its alt names reach the CA online: needs allow-subject-alt-names */
+	bool batch;            /* each = agent, off the agents: one command may serve many agents */
 	int *ok_exit[2]; size_t nok[2]; /* by dialect; default {0} */
 	int timeout_s;
 	struct check_tmpl *require; size_t nrequire;
@@ -135,6 +137,9 @@ struct host_cfg {
 	char **dns_alt_names;
 	int port;
 	int sudo;          /* -1 unset */
+	/* resolved by site_host_settings only (not keys of a hosts entry): */
+	char *known_hosts;
+	int connect_timeout;
 };
 
 struct site {
@@ -148,9 +153,11 @@ struct site {
 	bool autosign;
 	bool puppetdb;                       /* oss-ca: PuppetDB runs on the primary */
 	char *on_failure;                    /* stop | rollback */
-	/* ssh defaults */
+	/* ssh defaults (port and connect_timeout 0: not set) */
 	char *ssh_user, *ssh_identity, *ssh_known_hosts;
 	int ssh_port, ssh_sudo, ssh_connect_timeout, parallel, command_timeout;
+	char *ssh_config;                    /* OpenSSH client config; NULL: ~/.ssh/config, "": none */
+	struct sshcfg sshcfg;                /* loaded by site_load_ssh_config */
 	/* hosts */
 	struct host_cfg *hosts; size_t nhosts;   /* known hosts with their connection settings */
 	char **agents;                            /* names of agent hosts for this run */
@@ -174,6 +181,16 @@ cw_status site_load(struct site *s, const char *path, struct cw_error *err);
 /* Read an agents file: one name per line, '#' comments, blank lines ignored. */
 cw_status agents_file_read(const char *path, char ***agents, struct cw_error *err);
 const struct host_cfg *site_host(const struct site *s, const char *name);
+/* Read the OpenSSH client config the site names (ssh.config; default HOME/.ssh/config; a
+ * missing file is no config). Call once after the last site_load. */
+cw_status site_load_ssh_config(struct site *s, const char *home, struct cw_error *err);
+/* How to reach a host, each setting from the first that gives it: the host's own entry in
+ * the site config, the site's ssh section, the OpenSSH client config (HostName, User, Port,
+ * IdentityFile, UserKnownHostsFile, ConnectTimeout for that name), then the defaults (address
+ * = name, user root, port 22, os linux). out owns its strings: host_cfg_done. */
+cw_status site_host_settings(const struct site *s, const char *name, const char *home, struct host_cfg *out,
+			     struct cw_error *err);
+void host_cfg_done(struct host_cfg *h);
 
 cw_status profile_load(const char *path, struct profile **out, struct cw_error *err);
 void profile_free(struct profile *p);

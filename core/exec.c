@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include "report.h"
@@ -96,17 +97,7 @@ static cw_status connect_host(struct exec *ex, size_t h, struct cw_error *err)
 		ex->transports[h] = transport_local_new(ph->name);
 		return CW_OK;
 	}
-	const struct site *s = &ex->w->site;
-	struct ssh_opts o = {
-		.host = ph->name,
-		.address = ph->address,
-		.port = ph->port,
-		.user = ph->user,
-		.identity = ph->identity,
-		.known_hosts = s->ssh_known_hosts,
-		.sudo = ph->sudo,
-		.connect_timeout_s = s->ssh_connect_timeout,
-	};
+	struct ssh_opts o = plan_host_ssh_opts(ph);
 	cw_status st = transport_ssh_new(&o, &ex->transports[h], err);
 	/* Connect now (handshake, host key, authentication), not at the first command: a bad
 	 * host key or password must stop the run before anything has changed. */
@@ -193,6 +184,49 @@ static size_t step_index(const struct plan *p, const char *id)
 	return p->nsteps;
 }
 
+static size_t host_index(const struct plan *p, const char *name)
+{
+	for (size_t h = 0; h < p->nhosts; h++)
+		if (strcmp(p->hosts[h].name, name) == 0)
+			return h;
+	return p->nhosts;
+}
+
+/* A step that was under way when the run stopped: wait for a command that outlived the killed
+ * certwiz, then let the real state decide whether it is done or runs again. */
+static void adopt_started(struct exec *ex, const struct journal_log *old, size_t i)
+{
+	const struct plan *p = ex->plan;
+	const struct plan_step *s = &p->steps[i];
+	struct step_result *r = &ex->results[i];
+	/* A SIGKILLed certwiz cannot stop what it started: the command may still be running.
+	 * Wait for its process group to end before judging or repeating the step. */
+	long pgid = 0;
+	for (size_t k = 0; k < old->n; k++)
+		if (old->entries[k].event == JE_FACT && old->entries[k].key && old->entries[k].step &&
+		    strcmp(old->entries[k].key, "pgid") == 0 && strcmp(old->entries[k].step, s->id) == 0)
+			pgid = atol(old->entries[k].value);
+	for (int waited = 0; pgid > 0 && kill((pid_t)-pgid, 0) == 0 && waited < 1800; waited++) {
+		if (waited % 20 == 0)
+			msg(ex, MSG_INFO, "step %zu (%s): its command (process group %ld) is still running; "
+			    "waiting for it to end", i + 1, s->id, pgid);
+		usleep(500000);
+	}
+	/* The step was under way when the run stopped: does the real state show it done? */
+	bool holds = s->nverify > 0 && run_checks(ex, s->verify, s->nverify, "verify", r);
+	r->state = holds ? STEP_DONE : STEP_PENDING;
+	if (!holds) {
+		strv_free(r->checks);
+		r->checks = NULL;
+		free(r->detail);
+		r->detail = NULL;
+	}
+	msg(ex, MSG_INFO, "step %zu (%s) was running when the run stopped: %s", i + 1, s->id,
+	    holds ? "its verification holds, so it is done" : "it will run again");
+	jlog(ex, (struct journal_entry){.event = JE_STEP_VERIFY, .step = s->id, .host = p->hosts[s->host].name,
+					.outcome = holds ? "ok" : "rerun", .note = "re-checked after resume"}, NULL);
+}
+
 /* Take over an interrupted run: its verified backups, its finished steps, its running step. */
 static cw_status adopt(struct exec *ex, const struct journal_log *old, struct cw_error *err)
 {
@@ -229,6 +263,21 @@ static cw_status adopt(struct exec *ex, const struct journal_log *old, struct cw
 			    ex->backup_ok[h] ? "verified again" : "does NOT verify: ", ex->backup_ok[h] ? "" : e.msg);
 		}
 	}
+	/* What each service was before the first run touched it: a service certwiz stopped must be
+	 * started again by the resumed run, not taken for one the operator had stopped. */
+	for (size_t i = 0; i < old->n; i++) {
+		const struct journal_entry *je = &old->entries[i];
+		const char *name = je->key && strncmp(je->key, "service-before:", 15) == 0 ? je->key + 15 : NULL;
+		size_t h = je->host ? host_index(p, je->host) : p->nhosts;
+		if (je->event != JE_FACT || !name || !je->value || h >= p->nhosts || snapshot_of(ex, h, name))
+			continue;
+		enum service_state was = SERVICE_UNKNOWN;
+		for (enum service_state k = SERVICE_UNKNOWN; k <= SERVICE_RUNNING; k++)
+			if (strcmp(je->value, service_state_str(k)) == 0)
+				was = k;
+		ex->svcs = xrealloc(ex->svcs, (ex->nsvcs + 1) * sizeof *ex->svcs);
+		ex->svcs[ex->nsvcs++] = (struct svc_snapshot){h, xstrdup(name), was};
+	}
 	for (size_t k = 0; pos.done_steps && pos.done_steps[k]; k++) {
 		size_t i = step_index(p, pos.done_steps[k]);
 		if (i < p->nsteps) {
@@ -236,24 +285,21 @@ static cw_status adopt(struct exec *ex, const struct journal_log *old, struct cw
 			ex->results[i].who = xstrdup("(before the resume)");
 		}
 	}
-	size_t i = step_index(p, pos.running_step);
-	if (i < p->nsteps) {
-		const struct plan_step *s = &p->steps[i];
-		struct step_result *r = &ex->results[i];
-		/* The step was under way when the run stopped: does the real state show it done? */
-		bool holds = s->nverify > 0 && run_checks(ex, s->verify, s->nverify, "verify", r);
-		r->state = holds ? STEP_DONE : STEP_PENDING;
-		if (!holds) {
-			strv_free(r->checks);
-			r->checks = NULL;
-			free(r->detail);
-			r->detail = NULL;
-		}
-		msg(ex, MSG_INFO, "step %zu (%s) was running when the run stopped: %s", i + 1, s->id,
-		    holds ? "its verification holds, so it is done" : "it will run again");
-		jlog(ex, (struct journal_entry){.event = JE_STEP_VERIFY, .step = s->id, .host = p->hosts[s->host].name,
-						.outcome = holds ? "ok" : "rerun", .note = "re-checked after resume"}, NULL);
+	/* Every step that was under way (started, not signed off): several at once when a wave
+	 * or a batch of agents was running. */
+	char **started = NULL;
+	for (size_t k = 0; k < old->n; k++) {
+		const struct journal_entry *je = &old->entries[k];
+		if (je->event == JE_STEP_START && je->step && !strv_contains(pos.done_steps, je->step) &&
+		    !strv_contains(started, je->step))
+			strv_push(&started, je->step);
 	}
+	for (size_t k = 0; started && started[k]; k++) {
+		size_t i = step_index(p, started[k]);
+		if (i < p->nsteps && ex->results[i].state == STEP_PENDING)
+			adopt_started(ex, old, i);
+	}
+	strv_free(started);
 	st = CW_OK;
 out:
 	journal_position_done(&pos);
@@ -457,14 +503,25 @@ static bool run_checks(struct exec *ex, const struct plan_check *cs, size_t n, c
 	return all;
 }
 
-static cw_status run_command(struct exec *ex, const struct plan_step *s, struct step_result *r,
-			     struct out_ctx *oc, struct cw_error *err)
+/* Run argv for step s (and, when it serves a batch, for the steps in peers too: each gets the
+ * command's process group journaled, so that a resume can wait for it). */
+static cw_status run_command(struct exec *ex, const struct plan_step *s, char *const *argv, const size_t *peers,
+			     size_t npeers, struct step_result *r, struct out_ctx *oc, struct cw_error *err)
 {
 	struct runner_opts ro = {.timeout_s = s->timeout_s, .out = on_output, .ctx = oc};
 	struct runner_job *job;
-	cw_status st = runner_start(ex->transports[s->host], s->argv, &ro, &job, err);
+	cw_status st = runner_start(ex->transports[s->host], argv, &ro, &job, err);
 	if (st)
 		return st;
+	long pgid = runner_proc_group(job);
+	if (pgid > 0 && ex->transports[s->host]->is_local) {
+		char pg[32];
+		snprintf(pg, sizeof pg, "%ld", pgid);
+		for (size_t k = 0; k < (peers ? npeers : 1); k++)
+			jlog(ex, (struct journal_entry){.event = JE_FACT, .step = peers ? ex->plan->steps[peers[k]].id : s->id,
+							.host = ex->plan->hosts[s->host].name, .key = "pgid", .value = pg},
+			     NULL);
+	}
 	pthread_mutex_lock(&ex->lock);
 	if (ex->njobs == ex->capjobs) {
 		ex->capjobs = ex->capjobs ? 2 * ex->capjobs : 8;
@@ -594,8 +651,13 @@ static size_t step_unit(const struct plan *p, const struct plan_step *s)
 	return s->host;
 }
 
-cw_status exec_run_step(struct exec *ex, size_t i, bool confirmed, struct cw_error *err)
+/* exec_run_step in parts, so that a batch of agents can share the command in the middle. */
+
+/* The gates: whether step i may run now. *run false (CW_OK) when its host has failed already:
+ * the step is then journaled as not run. */
+static cw_status step_gate(struct exec *ex, size_t i, bool confirmed, bool *run, struct cw_error *err)
 {
+	*run = false;
 	if (i >= ex->plan->nsteps)
 		return cw_error_set(err, CW_EINVAL, "there is no step %zu", i + 1);
 	const struct plan_step *s = &ex->plan->steps[i];
@@ -621,59 +683,91 @@ cw_status exec_run_step(struct exec *ex, size_t i, bool confirmed, struct cw_err
 	if (s->destructive && !confirmed)
 		return cw_error_set(err, CW_EINVAL, "step %zu (%s) is destructive: confirm it by typing '%s'", i + 1,
 				    s->title, s->confirm);
+	*run = true;
+	return CW_OK;
+}
+
+/* Journal the start, tell the observer, check what must hold before: *ready false when it does not. */
+static cw_status step_begin(struct exec *ex, size_t i, struct out_ctx *oc, bool *ready, struct cw_error *err)
+{
+	const struct plan_step *s = &ex->plan->steps[i];
+	struct step_result *r = &ex->results[i];
 	atomic_store(&ex->cancel, false);
 	reset_result(r);
 	r->state = STEP_RUNNING;
 	char *cmd = s->argv ? argv_display(s->argv) : NULL;
-	cw_status st = jlog(ex, (struct journal_entry){.event = JE_STEP_START, .step = s->id, .host = host,
-						       .title = s->title, .command = cmd, .who = ex->operator_name}, err);
+	cw_status st = jlog(ex, (struct journal_entry){.event = JE_STEP_START, .step = s->id,
+						       .host = ex->plan->hosts[s->host].name, .title = s->title,
+						       .command = cmd, .who = ex->operator_name}, err);
 	free(cmd);
+	*oc = (struct out_ctx){.ex = ex, .step = s};
+	strbuf_init(&oc->digest_input);
 	if (st)
 		return st;
 	if (ex->obs.step_started)
 		ex->obs.step_started(ex->obs.ctx, s, s->argv);
-	struct out_ctx oc = {.ex = ex, .step = s};
-	strbuf_init(&oc.digest_input);
-	struct cw_error e = {0};
-	bool ok = run_checks(ex, s->require, s->nrequire, "before", r);
-	if (!ok) {
-		st = CW_EVERIFY;
-	} else {
-		switch (s->kind) {
-		case STEP_RUN:
-			st = run_command(ex, s, r, &oc, &e);
-			if (st)
-				set_detail(r, "%s", e.msg);
-			else if (ok_exit(s, r->proc.exit_code))
-				strv_push_owned(&r->checks, xasprintf("ok exit: the command exited with %d", r->proc.exit_code));
-			else {
-				st = CW_EEXEC;
-				if (r->proc.exit_code < 0)
-					set_detail(r, "the command was killed by signal %s%d", r->proc.signal_name,
-						   r->proc.term_signal);
-				else
-					set_detail(r, "the command exited with %d (success is %d%s)", r->proc.exit_code,
-						   s->ok_exit[0], s->nok > 1 ? " or another listed code" : "");
-			}
-			break;
-		case STEP_SERVICE:
-			st = run_service(ex, s, r, &oc, &e);
-			break;
-		case STEP_BACKUP:
-			st = run_backup(ex, s, r, &e);
-			break;
-		case STEP_MANUAL:
-			break;
-		}
-		if (!st && !run_checks(ex, s->verify, s->nverify, "verify", r))
-			st = CW_EVERIFY;
+	*ready = run_checks(ex, s->require, s->nrequire, "before", r);
+	return CW_OK;
+}
+
+/* Judge a finished command by the step's success exit codes. */
+static cw_status judge_exit(const struct plan_step *s, struct step_result *r, const char *what)
+{
+	if (ok_exit(s, r->proc.exit_code)) {
+		strv_push_owned(&r->checks, xasprintf("ok exit: %s exited with %d", what, r->proc.exit_code));
+		return CW_OK;
 	}
+	if (r->proc.exit_code < 0)
+		set_detail(r, "%s was killed by signal %s%d", what, r->proc.signal_name, r->proc.term_signal);
+	else
+		set_detail(r, "%s exited with %d (success is %d%s)", what, r->proc.exit_code, s->ok_exit[0],
+			   s->nok > 1 ? " or another listed code" : "");
+	return CW_EEXEC;
+}
+
+/* The step's own work: its command, services or backup. */
+static cw_status step_body(struct exec *ex, size_t i, struct out_ctx *oc, struct cw_error *e)
+{
+	const struct plan_step *s = &ex->plan->steps[i];
+	struct step_result *r = &ex->results[i];
+	cw_status st = CW_OK;
+	switch (s->kind) {
+	case STEP_RUN:
+		st = run_command(ex, s, s->argv, NULL, 0, r, oc, e);
+		if (st)
+			set_detail(r, "%s", e->msg);
+		else
+			st = judge_exit(s, r, "the command");
+		break;
+	case STEP_SERVICE:
+		st = run_service(ex, s, r, oc, e);
+		break;
+	case STEP_BACKUP:
+		st = run_backup(ex, s, r, e);
+		break;
+	case STEP_MANUAL:
+		break;
+	}
+	return st;
+}
+
+/* Verify (when the work succeeded), record the outcome, journal the end, tell the observer. */
+static cw_status step_end(struct exec *ex, size_t i, cw_status st, struct out_ctx *oc, const struct cw_error *e,
+			  struct cw_error *err)
+{
+	const struct plan_step *s = &ex->plan->steps[i];
+	struct step_result *r = &ex->results[i];
+	const char *host = ex->plan->hosts[s->host].name;
+	size_t unit = step_unit(ex->plan, s);
+	if (!st && !run_checks(ex, s->verify, s->nverify, "verify", r))
+		st = CW_EVERIFY;
 	char digest[65];
-	sha256_hex(oc.digest_input.buf ? oc.digest_input.buf : "", oc.digest_input.len, digest);
-	strbuf_done(&oc.digest_input);
+	sha256_hex(oc->digest_input.buf ? oc->digest_input.buf : "", oc->digest_input.len, digest);
+	strbuf_done(&oc->digest_input);
 	r->state = st ? STEP_FAILED : STEP_DONE;
 	if (st && !r->detail)
-		set_detail(r, "%s", e.msg[0] ? e.msg : cw_status_str(st));
+		set_detail(r, "%s", e->msg[0] ? e->msg : cw_status_str(st));
+	pthread_mutex_lock(&ex->lock);
 	if (st) {
 		ex->host_failed[unit] = true;
 	} else if (ex->host_failed[unit]) {
@@ -687,6 +781,7 @@ cw_status exec_run_step(struct exec *ex, size_t i, bool confirmed, struct cw_err
 			if (ex->results[k].state == STEP_HOST_FAILED && step_unit(ex->plan, &ex->plan->steps[k]) == unit)
 				ex->results[k].state = STEP_PENDING;
 	}
+	pthread_mutex_unlock(&ex->lock);
 	jlog(ex, (struct journal_entry){.event = JE_STEP_FINISH, .step = s->id, .host = host,
 					.exit_code = r->ran ? r->proc.exit_code : 0, .outcome = st ? "fail" : "ok",
 					.value = digest, .note = r->detail}, NULL);
@@ -700,6 +795,112 @@ cw_status exec_run_step(struct exec *ex, size_t i, bool confirmed, struct cw_err
 		return cw_error_set(err, st, "step %zu (%s) on %s failed: %s", i + 1, s->title, host,
 				    r->detail ? r->detail : cw_status_str(st));
 	return CW_OK;
+}
+
+cw_status exec_run_step(struct exec *ex, size_t i, bool confirmed, struct cw_error *err)
+{
+	bool run, ready;
+	struct out_ctx oc;
+	cw_status st = step_gate(ex, i, confirmed, &run, err);
+	if (st || !run)
+		return st;
+	if ((st = step_begin(ex, i, &oc, &ready, err))) {
+		strbuf_done(&oc.digest_input);
+		return st;
+	}
+	struct cw_error e = {0};
+	st = ready ? step_body(ex, i, &oc, &e) : CW_EVERIFY;
+	return step_end(ex, i, st, &oc, &e, err);
+}
+
+/* At most this many agents share one command (each name costs a few dozen bytes of argv). */
+#define BATCH_MAX 100
+
+cw_status exec_run_batch(struct exec *ex, const size_t *steps, size_t n, bool confirmed, cw_status *sts,
+			 struct cw_error *errs)
+{
+	cw_status first = CW_OK;
+	size_t *ready = xcalloc(n ? n : 1, sizeof *ready), nready = 0;
+	struct out_ctx *oc = xcalloc(n ? n : 1, sizeof *oc);
+	struct cw_error e = {0};
+	for (size_t k = 0; k < n; k++) {
+		bool run, ok;
+		errs[k] = (struct cw_error){0};
+		cw_status st = step_gate(ex, steps[k], confirmed, &run, &errs[k]);
+		if (!st && run && !(st = step_begin(ex, steps[k], &oc[k], &ok, &errs[k])) && !ok)
+			st = step_end(ex, steps[k], CW_EVERIFY, &oc[k], &e, &errs[k]);
+		else if (!st && run)
+			ready[nready++] = k;
+		sts[k] = st;
+		if (st && !first)
+			first = st;
+	}
+	for (size_t from = 0; from < nready; from += BATCH_MAX) {
+		size_t m = nready - from < BATCH_MAX ? nready - from : BATCH_MAX;
+		size_t *idx = xcalloc(m, sizeof *idx);
+		for (size_t k = 0; k < m; k++)
+			idx[k] = steps[ready[from + k]];
+		char **argv = m > 1 ? plan_batch_argv(ex->plan, idx, m) : NULL;
+		const struct plan_step *lead = &ex->plan->steps[idx[0]];
+		struct step_result *lr = &ex->results[idx[0]];
+		cw_status shared = CW_EEXEC;
+		if (argv) {
+			char *cmd = argv_display(argv);
+			msg(ex, MSG_INFO, "steps %zu-%zu (%s) for %zu agents in one command: $ %s", idx[0] + 1,
+			    idx[m - 1] + 1, lead->tmpl_id, m, cmd);
+			for (size_t k = 0; k < m; k++)
+				jlog(ex, (struct journal_entry){.event = JE_FACT, .step = ex->plan->steps[idx[k]].id,
+								.host = ex->plan->hosts[lead->host].name, .key = "batch-command",
+								.value = cmd}, NULL);
+			free(cmd);
+			struct cw_error ce = {0};
+			shared = run_command(ex, lead, argv, idx, m, lr, &oc[ready[from]], &ce);
+			if (shared)
+				msg(ex, MSG_WARN, "the shared command could not run (%s): each agent on its own", ce.msg);
+			else if (!ok_exit(lead, lr->proc.exit_code))
+				msg(ex, MSG_WARN, "the shared command exited with %d: each agent is checked, and run on its "
+				    "own where its verification does not hold", lr->proc.exit_code);
+			shared = shared ? shared : ok_exit(lead, lr->proc.exit_code) ? CW_OK : CW_EEXEC;
+		}
+		for (size_t k = 0; k < m; k++) {
+			size_t i = idx[k];
+			struct step_result *r = &ex->results[i];
+			struct out_ctx *o = &oc[ready[from + k]];
+			cw_status st;
+			struct cw_error se = {0};
+			if (k > 0 && argv) { /* the same command served it: its output is the lead's */
+				r->proc = (struct proc_result){.exit_code = lr->proc.exit_code};
+				r->ran = lr->ran;
+				strbuf_add(&o->digest_input, oc[ready[from]].digest_input.buf ? oc[ready[from]].digest_input.buf : "",
+					   oc[ready[from]].digest_input.len);
+			}
+			if (argv && !shared) {
+				st = judge_exit(ex->plan->steps + i, r, "the shared command");
+			} else if (argv && ex->plan->steps[i].nverify > 0 &&
+				   run_checks(ex, ex->plan->steps[i].verify, ex->plan->steps[i].nverify, "verify", r)) {
+				st = CW_OK; /* the shared command did it for this agent after all; verified again below */
+				strv_free(r->checks);
+				r->checks = NULL;
+				strv_push_owned(&r->checks, xasprintf("ok exit: the shared command exited with %d, and this "
+								      "agent's verification holds", lr->proc.exit_code));
+			} else {
+				strv_free(r->checks);
+				r->checks = NULL;
+				free(r->detail);
+				r->detail = NULL;
+				st = step_body(ex, i, o, &se);
+			}
+			st = step_end(ex, i, st, o, &se, &errs[ready[from + k]]);
+			sts[ready[from + k]] = st;
+			if (st && !first)
+				first = st;
+		}
+		strv_free(argv);
+		free(idx);
+	}
+	free(ready);
+	free(oc);
+	return first;
 }
 
 cw_status exec_skip_step(struct exec *ex, size_t i, const char *reason, struct cw_error *err)

@@ -59,6 +59,15 @@ cw_status exec_open(struct wizard *w, const struct exec_opts *o, struct exec **o
  * FAILED (a retry). Destructive steps need `confirmed` (the operator typed the word) and a
  * verified backup of their host. */
 cw_status exec_run_step(struct exec *ex, size_t i, bool confirmed, struct cw_error *err);
+/* Run steps (siblings of one batch template: the same command for many agents, e.g. puppetserver
+ * ca sign) as few commands as possible: each step passes its own gates and requirements, those
+ * that do share one command (plan_batch_argv; up to 100 agents a command), then each is verified
+ * on its own. When the shared command fails, an agent whose verification holds is done and
+ * every other runs its own command, so each agent gets its own verdict. Steps that cannot
+ * share a command run one after the other. sts[k] and errs[k] receive what exec_run_step would
+ * have returned for steps[k]; the return value is the first failure. */
+cw_status exec_run_batch(struct exec *ex, const size_t *steps, size_t n, bool confirmed, cw_status *sts,
+			 struct cw_error *errs);
 cw_status exec_skip_step(struct exec *ex, size_t i, const char *reason, struct cw_error *err);
 cw_status exec_manual_done(struct exec *ex, size_t i, const char *note, struct cw_error *err);
 cw_status exec_sign_off(struct exec *ex, size_t i, const char *note, struct cw_error *err);

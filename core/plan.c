@@ -19,6 +19,7 @@ static void host_done(struct plan_host *h)
 	free(h->identity);
 	free(h->os);
 	free(h->tmpdir);
+	free(h->known_hosts);
 	vars_done(&h->vars);
 }
 
@@ -61,34 +62,67 @@ static cw_status validate_host_vars(const struct plan_host *h, struct cw_error *
 	return CW_OK;
 }
 
-static void add_host(struct plan *p, const struct plan_input *in, const char *name, const char *role)
+static cw_status add_host(struct plan *p, const struct plan_input *in, const char *name, const char *role,
+			  struct cw_error *err)
 {
 	const struct site *s = in->site;
-	const struct host_cfg *hc = s ? site_host(s, name) : NULL;
+	struct host_cfg hc;
+	struct site empty;
+	if (!s) {
+		site_init(&empty);
+		s = &empty;
+	}
+	cw_status st = site_host_settings(s, name, getenv("HOME"), &hc, err);
+	if (s == &empty)
+		site_done(&empty);
+	if (st) {
+		cw_error_prefix(err, "host %s", name);
+		return st;
+	}
 	p->hosts = xrealloc(p->hosts, (p->nhosts + 1) * sizeof *p->hosts);
 	struct plan_host *h = &p->hosts[p->nhosts++];
 	memset(h, 0, sizeof *h);
 	h->name = xstrdup(name);
 	h->role = xstrdup(role);
 	vars_copy(&h->vars, &in->profile->vars);
-	if (s)
-		for (size_t i = 0; i < s->vars.n; i++)
-			vars_set(&h->vars, s->vars.items[i].name, s->vars.items[i].value);
+	if (in->site)
+		for (size_t i = 0; i < in->site->vars.n; i++)
+			vars_set(&h->vars, in->site->vars.items[i].name, in->site->vars.items[i].value);
 	vars_set(&h->vars, "certname", name);
-	char *alt = strv_join(hc ? hc->dns_alt_names : NULL, ",");
+	char *alt = strv_join(hc.dns_alt_names, ",");
 	vars_set(&h->vars, "dns_alt_names", alt);
 	free(alt);
-	h->address = xstrdup(hc && hc->address ? hc->address : name);
-	h->port = hc && hc->port ? hc->port : (s ? s->ssh_port : 22);
-	h->user = xstrdup(hc && hc->user ? hc->user : (s && s->ssh_user ? s->ssh_user : "root"));
-	h->identity = xstrdup(hc && hc->identity ? hc->identity : (s ? s->ssh_identity : NULL));
-	h->sudo = hc && hc->sudo >= 0 ? hc->sudo : (s && s->ssh_sudo);
-	h->os = xstrdup(hc && hc->os ? hc->os : "linux");
-	h->tmpdir = xstrdup(hc ? hc->tmpdir : NULL);
+	/* the plan host takes the resolved strings over */
+	h->address = hc.address;
+	h->user = hc.user;
+	h->identity = hc.identity;
+	h->known_hosts = hc.known_hosts;
+	h->os = hc.os;
+	h->tmpdir = hc.tmpdir;
+	h->port = hc.port;
+	h->connect_timeout = hc.connect_timeout;
+	h->sudo = hc.sudo;
+	hc.address = hc.user = hc.identity = hc.known_hosts = hc.os = hc.tmpdir = NULL;
+	host_cfg_done(&hc);
 	vars_set(&h->vars, "address", h->address);
 	vars_set(&h->vars, "ssh_user", h->user);
 	if (h->tmpdir)
 		vars_set(&h->vars, "tmpdir", h->tmpdir);
+	return CW_OK;
+}
+
+struct ssh_opts plan_host_ssh_opts(const struct plan_host *h)
+{
+	return (struct ssh_opts){
+		.host = h->name,
+		.address = h->address,
+		.port = h->port,
+		.user = h->user,
+		.identity = h->identity,
+		.known_hosts = h->known_hosts,
+		.sudo = h->sudo,
+		.connect_timeout_s = h->connect_timeout,
+	};
 }
 
 static bool proc_has_role(const struct procedure *proc, const char *role)
@@ -137,7 +171,8 @@ static cw_status build_hosts(struct plan *p, const struct plan_input *in, struct
 			for (size_t k = 0; k < i; k++)
 				if (strcmp(in->agents[k], in->agents[i]) == 0)
 					return cw_error_set(err, CW_EINVAL, "agent %s is listed twice", in->agents[i]);
-			add_host(p, in, in->agents[i], "agent");
+			if ((st = add_host(p, in, in->agents[i], "agent", err)))
+				return st;
 		}
 	}
 	static const char *const extra_roles[] = {"puppetdb", "console"};
@@ -152,7 +187,8 @@ static cw_status build_hosts(struct plan *p, const struct plan_input *in, struct
 		struct cw_error e;
 		if (validate_certname(extra_names[r], &e) != CW_OK)
 			return cw_error_set(err, CW_EINVAL, "%s host %s", extra_roles[r], e.msg);
-		add_host(p, in, extra_names[r], extra_roles[r]);
+		if ((st = add_host(p, in, extra_names[r], extra_roles[r], err)))
+			return st;
 	}
 	for (size_t i = 1; i < p->nhosts; i++)
 		if ((st = validate_host_vars(&p->hosts[i], err)))
@@ -384,6 +420,7 @@ static cw_status add_step(struct plan *p, const struct plan_input *in, const str
 	s->host = run_host;
 	s->kind = t->kind;
 	s->destructive = t->destructive;
+	s->batch = t->batch;
 	s->timeout_s = t->timeout_s ? t->timeout_s : (in->site ? in->site->command_timeout : 900);
 	if (t->nok[p->dialect]) {
 		s->nok = t->nok[p->dialect];
@@ -723,6 +760,28 @@ void plan_format_step(const struct plan *p, const struct plan_step *s, bool brie
 				strbuf_addf(out, "%s %d", i ? "," : "", s->ok_exit[i]);
 			strbuf_adds(out, "\n");
 		}
+		/* The first of a batch: say that certwiz run makes it one command for them all. */
+		size_t n = 0;
+		while (s->batch && (s->index == 0 || strcmp(p->steps[s->index - 1].tmpl_id, s->tmpl_id) != 0) &&
+		       s->index + n < p->nsteps && strcmp(p->steps[s->index + n].tmpl_id, s->tmpl_id) == 0)
+			n++;
+		if (n > 1) {
+			size_t *idx = xcalloc(n, sizeof *idx);
+			for (size_t k = 0; k < n; k++)
+				idx[k] = s->index + k;
+			char **merged = plan_batch_argv(p, idx, n > 100 ? 100 : n);
+			if (merged) {
+				char *m = argv_display(merged);
+				char *line = xasprintf("batch: certwiz run does this and the next %zu step%s as one command%s:",
+						       n - 1, n == 2 ? "" : "s", n > 100 ? " per 100 agents" : "");
+				wrap(out, "         ", line, 78);
+				strbuf_addf(out, "         $ %s%s\n", m, n > 100 ? ",..." : "");
+				free(line);
+				free(m);
+			}
+			strv_free(merged);
+			free(idx);
+		}
 		break;
 	}
 	case STEP_SERVICE: {
@@ -810,4 +869,54 @@ void plan_format(const struct plan *p, struct strbuf *out)
 			plan_format_step(p, &p->steps[i], false, out);
 		}
 	}
+}
+
+char **plan_batch_argv(const struct plan *p, const size_t *steps, size_t n)
+{
+	if (n == 0)
+		return NULL;
+	const struct plan_step *first = &p->steps[steps[0]];
+	size_t len = strv_len(first->argv);
+	for (size_t k = 0; k < n; k++) {
+		const struct plan_step *s = &p->steps[steps[k]];
+		if (!s->batch || s->kind != STEP_RUN || !s->target || s->host != first->host ||
+		    strcmp(s->tmpl_id, first->tmpl_id) != 0 || strv_len(s->argv) != len)
+			return NULL;
+		for (size_t k2 = 0; k2 < k; k2++)
+			if (strcmp(p->steps[steps[k2]].target, s->target) == 0)
+				return NULL; /* the same agent twice */
+	}
+	/* Which elements name the agent: equal to the target in every step, and nothing else differs. */
+	bool *named = xcalloc(len ? len : 1, sizeof *named);
+	bool any = false, ok = true;
+	for (size_t a = 0; a < len && ok; a++) {
+		bool all_target = true, all_same = true;
+		for (size_t k = 0; k < n; k++) {
+			const struct plan_step *s = &p->steps[steps[k]];
+			all_target = all_target && strcmp(s->argv[a], s->target) == 0;
+			all_same = all_same && strcmp(s->argv[a], first->argv[a]) == 0;
+		}
+		named[a] = all_target && !(n > 1 && all_same);
+		any = any || named[a];
+		ok = all_target || all_same;
+	}
+	char **out = NULL;
+	if (ok && any) {
+		for (size_t a = 0; a < len; a++) {
+			if (!named[a]) {
+				strv_push(&out, first->argv[a]);
+			} else if (p->dialect == DIALECT_MODERN) {
+				struct strbuf sb;
+				strbuf_init(&sb);
+				for (size_t k = 0; k < n; k++)
+					strbuf_addf(&sb, "%s%s", k ? "," : "", p->steps[steps[k]].target);
+				strv_push_owned(&out, strbuf_detach(&sb));
+			} else {
+				for (size_t k = 0; k < n; k++)
+					strv_push(&out, p->steps[steps[k]].target);
+			}
+		}
+	}
+	free(named);
+	return out;
 }

@@ -10,6 +10,7 @@
 #include "error.h"
 #include "facts.h"
 #include "util.h"
+#include "transport.h"
 #include "vars.h"
 
 struct plan_host {
@@ -17,7 +18,9 @@ struct plan_host {
 	char *role;        /* ca | agent | puppetdb | console */
 	bool local;        /* certwiz runs here */
 	char *address, *user, *identity, *os, *tmpdir;
+	char *known_hosts;   /* NULL: ~/.ssh/known_hosts */
 	int port;
+	int connect_timeout; /* 0: the transport's default */
 	bool sudo;
 	struct vars vars;  /* that host's facts: certname, ssldir, cadir, dns_alt_names, ... */
 };
@@ -51,6 +54,7 @@ struct plan_step {
 	char **services;       /* STEP_SERVICE: names in the order to act on */
 	char **backup_paths;   /* STEP_BACKUP */
 	bool destructive;
+	bool batch;            /* one command may serve this step and its siblings (plan_batch_argv) */
 	char *confirm;         /* destructive: the word the operator types (a certname) */
 	int *ok_exit; size_t nok;
 	int timeout_s;
@@ -97,5 +101,15 @@ void plan_format_step(const struct plan *p, const struct plan_step *s, bool brie
 char *argv_display(char *const *argv);
 /* What a check verifies, in words. */
 char *plan_check_describe(const struct plan *p, const struct plan_check *c);
+
+/* How to reach a remote plan host over SSH (the strings are borrowed from h). */
+struct ssh_opts plan_host_ssh_opts(const struct plan_host *h);
+
+/* One command for several per-agent steps of one batch template (the same template, run on
+ * the same host, their commands equal but for the elements that name each step's agent):
+ * modern dialect: that element becomes the certnames joined by ',' (puppetserver ca clean
+ * --certname a,b); legacy: it is repeated, one element per certname (puppet cert clean a b).
+ * NULL when the steps cannot share a command (heap strv otherwise). */
+char **plan_batch_argv(const struct plan *p, const size_t *steps, size_t n);
 
 #endif

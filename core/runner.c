@@ -412,3 +412,8 @@ cw_status transport_path_exists(struct transport *t, const char *path, bool *exi
 	strbuf_done(&c.sb[1]);
 	return s;
 }
+
+long runner_proc_group(struct runner_job *job)
+{
+	return job->t->ops->proc_group ? job->t->ops->proc_group(job->t, job->p) : 0;
+}

@@ -20,6 +20,8 @@ cw_status runner_start(struct transport *t, char *const *argv, const struct runn
 		       struct runner_job **out, struct cw_error *err);
 /* Added: a pollfd array of this size always holds all of one job's descriptors. */
 #define RUNNER_POLLFDS_MAX 8
+/* The process group of the job's command on its host (0 when the transport cannot say). */
+long runner_proc_group(struct runner_job *job);
 /* pollfds to wait on for this job (at most max); returns how many. */
 int runner_pollfds(struct runner_job *job, struct pollfd *fds, int max);
 /* Non-blocking: pump output, enforce the timeout. Returns true once the job has ended. */

@@ -40,6 +40,9 @@ struct transport_ops {
 	void (*kill)(struct transport *t, struct tproc *p, bool hard);
 	void (*proc_free)(struct transport *t, struct tproc *p);
 	void (*free)(struct transport *t);
+	/* Optional: the process group of the command on this host (0 unknown). Journaled, so a
+	 * resumed run can wait for a command that outlived a killed certwiz. */
+	long (*proc_group)(struct transport *t, struct tproc *p);
 };
 
 struct transport {

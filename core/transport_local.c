@@ -351,6 +351,12 @@ static void local_free(struct transport *t)
 	free(t);
 }
 
+static long local_proc_group(struct transport *t, struct tproc *p)
+{
+	(void)t;
+	return (long)p->pid; /* the child leads its own process group */
+}
+
 static const struct transport_ops local_ops = {
 	.name = "local",
 	.start = local_start,
@@ -359,6 +365,7 @@ static const struct transport_ops local_ops = {
 	.kill = local_kill,
 	.proc_free = local_proc_free,
 	.free = local_free,
+	.proc_group = local_proc_group,
 };
 
 struct transport *transport_local_new(const char *label)

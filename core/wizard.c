@@ -223,6 +223,8 @@ cw_status wizard_open(const struct wizard_opts *o, struct wizard **out, struct c
 		goto fail;
 	if (o->answers_path && (st = site_load(&w->site, o->answers_path, err)))
 		goto fail;
+	if ((st = site_load_ssh_config(&w->site, getenv("HOME"), err)))
+		goto fail;
 	set_str(&w->site.operator_name, o->operator_name);
 	set_str(&w->site.root, o->root);
 	set_str(&w->site.puppetdb_host, o->puppetdb_host);

@@ -198,11 +198,46 @@ static void add_check(struct check_report *r, const char *name, enum check_level
 		r->worst = level;
 }
 
+void hostkey_offers_free(struct hostkey_offer *o, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(o[i].host);
+		free(o[i].known_hosts);
+		free(o[i].key);
+	}
+	free(o);
+}
+
+/* The host key was refused: if it is merely unknown (not changed, not revoked), keep what the
+ * host offers so that the operator can compare its fingerprint and accept it. */
+static bool offer_hostkey(struct app_job *j, const struct plan_host *ph)
+{
+	struct ssh_opts o = plan_host_ssh_opts(ph);
+	char *key = NULL, fp[SSH_FINGERPRINT_MAX] = "";
+	size_t keylen = 0;
+	int type = 0;
+	struct cw_error e = {0};
+	if (ssh_hostkey_fetch(&o, &key, &keylen, &type, fp, sizeof fp, &e) != CW_OK)
+		return false;
+	const char *home = getenv("HOME");
+	char *kh = ph->known_hosts ? xstrdup(ph->known_hosts) : xasprintf("%s/.ssh/known_hosts", home ? home : "");
+	if (ssh_hostkey_check(kh, ph->name, ph->port, key, keylen, type, NULL, 0, &e) != SSH_HOSTKEY_UNKNOWN) {
+		free(key);
+		free(kh);
+		return false;
+	}
+	j->offers = xrealloc(j->offers, (j->noffers + 1) * sizeof *j->offers);
+	struct hostkey_offer *of = &j->offers[j->noffers++];
+	*of = (struct hostkey_offer){.host = xstrdup(ph->name), .port = ph->port, .known_hosts = kh, .key = key,
+				     .keylen = keylen};
+	snprintf(of->fp, sizeof of->fp, "%s", fp);
+	return true;
+}
+
 /* Reach every other host of the plan over SSH now: host key and login, as exec_open will. */
 static void job_ssh_checks(struct app *a, struct app_job *j)
 {
 	const struct plan *p = a->w->plan;
-	const struct site *s = &a->w->site;
 	size_t n = 0;
 	for (size_t h = 1; p && h < p->nhosts; h++)
 		n += !p->hosts[h].local;
@@ -219,16 +254,7 @@ static void job_ssh_checks(struct app *a, struct app_job *j)
 			continue;
 		}
 		post_progress(a, "Connecting to %s over SSH (%zu of %zu)", ph->name, ++k, n);
-		struct ssh_opts o = {
-			.host = ph->name,
-			.address = ph->address,
-			.port = ph->port,
-			.user = ph->user,
-			.identity = ph->identity,
-			.known_hosts = s->ssh_known_hosts,
-			.sudo = ph->sudo,
-			.connect_timeout_s = s->ssh_connect_timeout,
-		};
+		struct ssh_opts o = plan_host_ssh_opts(ph);
 		struct transport *t = NULL;
 		struct cw_error e = {0};
 		cw_status st = transport_ssh_new(&o, &t, &e);
@@ -242,9 +268,13 @@ static void job_ssh_checks(struct app *a, struct app_job *j)
 					    ph->user),
 				  NULL);
 		} else {
-			const char *fix = st == CW_EHOSTKEY ? "compare the host key's fingerprint with the host's own "
-							      "(ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub on it), then "
-							      "add it to known_hosts; a changed key is a hard stop"
+			bool offered = st == CW_EHOSTKEY && offer_hostkey(j, ph);
+			const char *fix = offered ? "press t: certwiz shows the key's fingerprint; compare it with the "
+						    "host's own (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub on it) "
+						    "and accept it only if they match"
+				: st == CW_EHOSTKEY ? "compare the host key's fingerprint with the host's own "
+						      "(ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub on it), then "
+						      "add it to known_hosts; a changed key is a hard stop"
 				: st == CW_EAUTH ? "check the ssh user and identity in certwiz.cfg (ssh = { user; identity; }) "
 						   "and that the key is in the host's authorized_keys"
 				: "check the host's address and port (hosts = ( { name; address; port; } ) in certwiz.cfg) "
@@ -350,6 +380,9 @@ static void job_free(struct app_job *j)
 	free(j->outcome);
 	free(j->backup_steps);
 	check_report_done(&j->checks);
+	hostkey_offers_free(j->offers, j->noffers);
+	j->offers = NULL;
+	j->noffers = 0;
 	if (j->opened)
 		exec_free(j->opened);
 	memset(j, 0, sizeof *j);
@@ -1221,6 +1254,7 @@ int app_run(const struct wizard_opts *o)
 	free(a->svc);
 	free(a->ack);
 	check_report_done(&a->checks);
+	hostkey_offers_free(a->offers, a->noffers);
 	free(a->progress);
 	free(a->notice);
 	free(a->msg_title);

@@ -24,6 +24,10 @@ struct preflight {
 	size_t nbackup;
 	bool confirm_open;
 	struct tui_confirm confirm;
+	size_t nblockers;       /* list items before the checks */
+	bool trust_open;        /* the host key question is up */
+	size_t trust;           /* which a->offers it is about */
+	struct tui_confirm trust_confirm;
 	struct app_prompt prompt;
 };
 
@@ -36,6 +40,8 @@ static const struct tui_help_entry help[] = {
 	{"n", "sign the backup off with a note"},
 	{"r", "retry a backup that failed"},
 	{"c", "run the checks again (after fixing something in another terminal)"},
+	{"t", "on an ssh check whose host key is unknown: show the key's fingerprint and, if you "
+	      "accept it, add it to known_hosts (a changed key is never offered)"},
 	{NULL, NULL},
 };
 
@@ -76,6 +82,7 @@ static void build_list(struct app *a, struct preflight *s)
 		s->nfail++;
 		s->blocked = true;
 	}
+	s->nblockers = s->list.n;
 	const struct check_report *r = &a->checks;
 	for (size_t i = 0; a->have_checks && i < r->n; i++) {
 		const struct check_item *it = &r->items[i];
@@ -130,6 +137,11 @@ static void checks_done(struct app *a, struct app_job *j)
 	check_report_done(&a->checks);
 	a->checks = j->checks;
 	memset(&j->checks, 0, sizeof j->checks);
+	hostkey_offers_free(a->offers, a->noffers);
+	a->offers = j->offers;
+	a->noffers = j->noffers;
+	j->offers = NULL;
+	j->noffers = 0;
 	a->have_checks = j->status == CW_OK;
 	a->checks_gen = j->gen;
 	if (j->status)
@@ -143,6 +155,48 @@ static void start_checks(struct app *a)
 {
 	struct app_job j = {.kind = JOB_CHECKS, .gen = a->plan_gen, .done = checks_done};
 	app_job_start(a, &j);
+}
+
+/* The offer behind the selected list item (an "ssh HOST" check whose key is unknown), or SIZE_MAX. */
+static size_t selected_offer(const struct app *a, const struct preflight *s)
+{
+	size_t sel = s->list.sel;
+	if (!a->have_checks || sel < s->nblockers || sel - s->nblockers >= a->checks.n)
+		return SIZE_MAX;
+	const char *name = a->checks.items[sel - s->nblockers].name;
+	for (size_t i = 0; name && strncmp(name, "ssh ", 4) == 0 && i < a->noffers; i++)
+		if (strcmp(a->offers[i].host, name + 4) == 0)
+			return i;
+	return SIZE_MAX;
+}
+
+static void ask_trust(struct app *a, struct preflight *s, size_t i)
+{
+	const struct hostkey_offer *o = &a->offers[i];
+	char text[1024];
+	snprintf(text, sizeof text,
+		 "%s offers a host key that is not in %s:\n\n  %s\n\nCompare it with the host's own, read on the "
+		 "host itself or from its console (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub). Accept it "
+		 "only if they are the same: certwiz then adds it to %s and trusts it from now on.",
+		 o->host, o->known_hosts, o->fp, o->known_hosts);
+	tui_confirm_done(&s->trust_confirm);
+	tui_confirm_init(&s->trust_confirm, "Trust this host key?", text, false);
+	s->trust = i;
+	s->trust_open = true;
+}
+
+static void trust(struct app *a, struct preflight *s)
+{
+	const struct hostkey_offer *o = &a->offers[s->trust];
+	struct cw_error err = {0};
+	if (ssh_known_hosts_add(o->known_hosts, o->host, o->port, o->key, o->keylen, &err) != CW_OK) {
+		app_error(a, "The host key was not added", &err);
+		return;
+	}
+	app_log(a, TUI_OK, "host key of %s (%s) accepted by %s, added to %s", o->host, o->fp, a->operator_name,
+		o->known_hosts);
+	a->have_checks = false;
+	start_checks(a);
 }
 
 static void find_backups(struct app *a, struct preflight *s)
@@ -165,6 +219,7 @@ static void init(struct app *a)
 		s = a->priv[SCR_PREFLIGHT] = xcalloc(1, sizeof *s);
 		tui_list_init(&s->list);
 		tui_confirm_init(&s->confirm, "", "", false);
+		tui_confirm_init(&s->trust_confirm, "", "", false);
 	}
 	find_backups(a, s);
 	if ((!a->have_checks || a->checks_gen != a->plan_gen) && !app_busy(a))
@@ -179,6 +234,10 @@ static bool checks_running(const struct app *a)
 
 static const struct tui_hint hints_start[] = {
 	{"Enter", "back up now"}, {"Up/Down", "checks"}, {"c", "check again"}, {"Esc", "back"}, {"?", "help"},
+	{"q", "quit"}, {NULL, NULL},
+};
+static const struct tui_hint hints_start_hostkey[] = {
+	{"Enter", "back up now"}, {"t", "trust host key"}, {"c", "check again"}, {"Esc", "back"}, {"?", "help"},
 	{"q", "quit"}, {NULL, NULL},
 };
 static const struct tui_hint hints_sign[] = {
@@ -201,14 +260,14 @@ static const struct tui_hint hints_dialog[] = {
 static const struct tui_hint *get_hints(struct app *a)
 {
 	struct preflight *s = a->priv[SCR_PREFLIGHT];
-	if (s->confirm_open || s->prompt.open)
+	if (s->confirm_open || s->trust_open || s->prompt.open)
 		return hints_dialog;
 	if (a->read_only)
 		return hints_go;
 	if (checks_running(a))
 		return hints_wait;
 	switch (backup_state(a, s)) {
-	case B_NOT_STARTED: return hints_start;
+	case B_NOT_STARTED: return a->noffers ? hints_start_hostkey : hints_start;
 	case B_RUNNING: return hints_wait;
 	case B_FAILED: return hints_failed;
 	case B_TO_SIGN: return hints_sign;
@@ -340,6 +399,8 @@ static void draw(struct app *a, WINDOW *w, struct tui_rect r)
 	draw_backup(a, s, w, (struct tui_rect){y, r.x, r.y + r.h - y, r.w});
 	if (s->confirm_open)
 		tui_confirm_draw(&s->confirm, w, r);
+	if (s->trust_open)
+		tui_confirm_draw(&s->trust_confirm, w, r);
 	app_prompt_draw(&s->prompt, w, r);
 }
 
@@ -471,6 +532,16 @@ static int key(struct app *a, int k)
 		}
 		return TUI_HANDLED | TUI_REDRAW;
 	}
+	if (s->trust_open) {
+		int r = tui_confirm_key(&s->trust_confirm, k);
+		if (r & (TUI_SELECT | TUI_BACK))
+			s->trust_open = false;
+		if ((r & TUI_SELECT) && s->trust < a->noffers && !app_busy(a))
+			trust(a, s);
+		else if (r & TUI_BACK)
+			app_notice(a, "The host key was not accepted; nothing was changed");
+		return TUI_HANDLED | TUI_REDRAW;
+	}
 	if (s->confirm_open) {
 		int r = tui_confirm_key(&s->confirm, k);
 		if (r & (TUI_SELECT | TUI_BACK))
@@ -493,6 +564,14 @@ static int key(struct app *a, int k)
 	}
 	if (a->read_only)
 		return k == '\n' ? TUI_HANDLED | TUI_NEXT : TUI_UNHANDLED;
+	if (k == 't' && !checks_running(a)) {
+		size_t i = selected_offer(a, s);
+		if (i == SIZE_MAX)
+			app_notice(a, "t: select an ssh check whose host key is unknown");
+		else
+			ask_trust(a, s, i);
+		return TUI_HANDLED | TUI_REDRAW;
+	}
 	if (checks_running(a)) {
 		if (k == '\n') {
 			app_notice(a, "Wait: the checks are still running");
@@ -562,6 +641,7 @@ static void done(struct app *a)
 	struct preflight *s = a->priv[SCR_PREFLIGHT];
 	tui_list_done(&s->list);
 	tui_confirm_done(&s->confirm);
+	tui_confirm_done(&s->trust_confirm);
 	app_prompt_close(&s->prompt);
 	free(s->backup);
 	free(s);

@@ -94,8 +94,22 @@ struct app_job {
 	cw_status status;
 	struct cw_error err;
 	struct check_report checks;   /* CHECKS (moved to a->checks by its done) */
+	struct hostkey_offer *offers; /* CHECKS: unknown host keys (moved to a->offers) */
+	size_t noffers;
 	struct exec *opened;          /* OPEN_BACKUP: the exec it opened (moved to a->ex) */
 };
+
+/* A host whose SSH key is not in known_hosts (not a changed key: that is a hard stop), as the
+ * pre-flight checks found it: the operator may compare the fingerprint and accept it. */
+struct hostkey_offer {
+	char *host;                     /* the name known_hosts will hold */
+	int port;
+	char *known_hosts;              /* the file to add it to */
+	char *key;                      /* the raw key blob the host offered */
+	size_t keylen;
+	char fp[SSH_FINGERPRINT_MAX];   /* SHA256:... */
+};
+void hostkey_offers_free(struct hostkey_offer *o, size_t n);
 
 /* Start j (copied; its owned pointers pass to the app) on the worker. false when a job is
  * still running (nothing started; j's owned pointers are freed). */
@@ -175,6 +189,8 @@ struct app {
 	size_t steps_finished;       /* step_finished events seen (progress) */
 	char *progress;              /* what the worker is doing (owned), or NULL */
 	struct check_report checks;  /* pre-flight */
+	struct hostkey_offer *offers; /* pre-flight: unknown host keys the operator may accept */
+	size_t noffers;
 	bool have_checks;
 	unsigned checks_gen;         /* plan_gen the checks were run for */
 	const char *outcome;         /* how the run ended: completed, failed, stopped, ... */

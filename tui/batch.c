@@ -3,6 +3,7 @@
 #include "batch.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -50,6 +51,18 @@ static bool *line_start(struct printer *pr, const struct plan_step *s)
 	return pr->buffered ? &pr->line_start[s->index] : &pr->at_line_start;
 }
 
+/* Test hook for the fault tests: CERTWIZ_TEST_STOP_AT=boundary,started makes a batch run
+ * stop itself (SIGSTOP) after each sign-off and as each destructive step starts, so a test can
+ * SIGKILL it at exactly that point and resume. */
+static void test_stop(const char *where)
+{
+	const char *at = getenv("CERTWIZ_TEST_STOP_AT");
+	if (at && strstr(at, where)) {
+		fflush(stdout);
+		raise(SIGSTOP);
+	}
+}
+
 static void on_started(void *ctx, const struct plan_step *s, char *const *argv)
 {
 	struct printer *pr = ctx;
@@ -70,6 +83,8 @@ static void on_started(void *ctx, const struct plan_step *s, char *const *argv)
 	}
 	*line_start(pr, s) = true;
 	fflush(stdout);
+	if (s->destructive)
+		test_stop("started"); /* the step is journaled as started; its command has not run */
 }
 
 static void on_output(void *ctx, const struct plan_step *s, int stream, const char *data, size_t len)
@@ -228,6 +243,8 @@ static bool pre_step(struct run_ctx *c, size_t i)
 			printf("        => %s\n", err.msg);
 			note_error(c, err.code);
 			c->stop = true;
+		} else {
+			test_stop("boundary");
 		}
 		return false;
 	}
@@ -310,6 +327,31 @@ static void run_wave(struct run_ctx *c, const size_t *todo, size_t n, int parall
 	c->pr->buffered = false;
 }
 
+/* Run a wave of batch steps (the CA's side for many agents): one shared command where Puppet
+ * allows it; each step's output is kept apart for post_step. */
+static void run_batch(struct run_ctx *c, const size_t *todo, size_t n)
+{
+	c->st = xcalloc(c->p->nsteps, sizeof *c->st);
+	c->errs = xcalloc(c->p->nsteps, sizeof *c->errs);
+	c->todo = todo;
+	c->ntodo = n;
+	cw_status *sts = xcalloc(n, sizeof *sts);
+	struct cw_error *errs = xcalloc(n, sizeof *errs);
+	c->pr->buffered = true;
+	for (size_t k = 0; k < n; k++) {
+		c->pr->line_start[todo[k]] = true;
+		strbuf_reset(&c->pr->bufs[todo[k]]);
+	}
+	exec_run_batch(c->ex, todo, n, c->site->confirm_destructive, sts, errs);
+	c->pr->buffered = false;
+	for (size_t k = 0; k < n; k++) {
+		c->st[todo[k]] = sts[k];
+		c->errs[todo[k]] = errs[k];
+	}
+	free(sts);
+	free(errs);
+}
+
 /* After step i ran: its buffered output, the sign-off, and what a failure means for the run. */
 static void post_step(struct run_ctx *c, size_t i)
 {
@@ -339,6 +381,7 @@ static void post_step(struct run_ctx *c, size_t i)
 		c->stop = true;
 	} else {
 		printf("        signed off by %s\n", r->who);
+		test_stop("boundary");
 	}
 	fflush(stdout);
 	if (c->todo && i == c->todo[c->ntodo - 1]) {
@@ -413,7 +456,9 @@ static int run_plan(const struct wizard_opts *o, const char *resume)
 		for (size_t k = i; k < j && !c->stop; k++)
 			if (pre_step(c, k))
 				todo[ntodo++] = k;
-		if (!c->stop && ntodo)
+		if (!c->stop && ntodo && p->steps[todo[0]].batch)
+			run_batch(c, todo, ntodo);
+		else if (!c->stop && ntodo)
 			run_wave(c, todo, ntodo, site->parallel);
 		for (size_t k = 0; k < ntodo; k++) /* every step that ran is reported and signed */
 			post_step(c, todo[k]);

@@ -17,6 +17,7 @@
 #include "error.h"
 #include "plan.h"
 #include "util.h"
+#include "validate.h"
 #include "wizard.h"
 
 #define EXIT_USAGE 2
@@ -35,8 +36,9 @@ static const char usage[] =
 	"  check             pre-flight and expiry checks of this host (for people and monitoring)\n"
 	"  resume JOURNAL    continue an interrupted run (crash, kill, lost session) from its journal\n"
 	"  report JOURNAL    print the change record of a run (Markdown; --json for JSON)\n"
-	"  restore BACKUP    put a backup archive back on this host, byte for byte (--yes to skip\n"
-	"                    the question); running Puppet services are stopped and started again\n"
+	"  restore BACKUP    put a backup archive back, byte for byte, on this host or (--host) on\n"
+	"                    the agent that holds it; running Puppet services are stopped and\n"
+	"                    started again (--yes: do not ask)\n"
 	"\n"
 	"Options:\n"
 	"  -p, --procedure NAME      agent, primary, oss-ca, pe-monolithic, pe-split\n"
@@ -59,6 +61,8 @@ static const char usage[] =
 	"      --on-failure WHAT     run: stop (default) or rollback (restore every backup)\n"
 	"      --json                report: JSON instead of Markdown\n"
 	"      --yes                 restore: do not ask (batch)\n"
+	"      --host NAME           restore: the backup is on this host (over SSH, settings from\n"
+	"                            the site config's hosts and ssh sections)\n"
 	"      --within DAYS         check: warn about certificates expiring within DAYS (default 30)\n"
 	"  -h, --help                this text\n"
 	"  -V, --version             the version\n"
@@ -77,7 +81,7 @@ static const char usage[] =
 	"  certwiz run --answers answers.cfg\n";
 
 enum { OPT_PUPPETDB = 256, OPT_CONSOLE, OPT_CONFIG, OPT_DATADIR, OPT_OPERATOR, OPT_ROOT,
-       OPT_BACKUP_DIR, OPT_JOURNAL_DIR, OPT_WITHIN, OPT_JSON, OPT_YES, OPT_PARALLEL, OPT_ON_FAILURE };
+       OPT_BACKUP_DIR, OPT_JOURNAL_DIR, OPT_WITHIN, OPT_JSON, OPT_YES, OPT_HOST, OPT_PARALLEL, OPT_ON_FAILURE };
 
 static const struct option long_opts[] = {
 	{"procedure", required_argument, NULL, 'p'},
@@ -100,6 +104,7 @@ static const struct option long_opts[] = {
 	{"parallel", required_argument, NULL, OPT_PARALLEL},
 	{"on-failure", required_argument, NULL, OPT_ON_FAILURE},
 	{"yes", no_argument, NULL, OPT_YES},
+	{"host", required_argument, NULL, OPT_HOST},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -198,52 +203,89 @@ static int cmd_report(const char *journal, bool json)
 	return st ? fail(&err) : 0;
 }
 
-/* Put a backup back on this host: show what it replaces, ask, stop what runs, restore, start. */
-static int cmd_restore(struct wizard_opts *o, const char *archive, bool yes)
+/* The host a restore works on: this one, or (--host) one reached over SSH with its settings
+ * from the site config, its host key checked against known_hosts. */
+static cw_status restore_transport(const struct wizard *w, const char *host, struct transport **t,
+				   struct cw_error *err)
+{
+	if (!host) {
+		*t = transport_local_new("localhost");
+		return CW_OK;
+	}
+	cw_status st = validate_host(host, err);
+	if (st) {
+		cw_error_prefix(err, "--host");
+		return st;
+	}
+	struct host_cfg hc;
+	if ((st = site_host_settings(&w->site, host, getenv("HOME"), &hc, err)))
+		return st;
+	struct ssh_opts o = {
+		.host = host,
+		.address = hc.address,
+		.port = hc.port,
+		.user = hc.user,
+		.identity = hc.identity,
+		.known_hosts = hc.known_hosts,
+		.sudo = hc.sudo,
+		.connect_timeout_s = hc.connect_timeout,
+	};
+	st = transport_ssh_new(&o, t, err);
+	if (!st && (st = transport_ssh_connect(*t, err))) {
+		transport_free(*t);
+		*t = NULL;
+	}
+	host_cfg_done(&hc);
+	if (st)
+		cw_error_prefix(err, "%s", host);
+	return st;
+}
+
+/* Put a backup back on a host: show what it replaces, ask, stop what runs, restore, start. */
+static int cmd_restore(struct wizard_opts *o, const char *archive, const char *host, bool yes)
 {
 	struct cw_error err = {0};
 	if (!archive) {
-		fprintf(stderr, "certwiz: restore needs a backup archive: certwiz restore DIR/NAME.tar.gz\n");
+		fprintf(stderr, "certwiz: restore needs a backup archive: certwiz restore DIR/NAME.tar.gz [--host HOST]\n");
 		return EXIT_USAGE;
 	}
-	char *manifest = backup_manifest_path(archive), *text = NULL;
-	if (file_read(manifest, 64 << 20, &text, NULL, &err)) {
-		free(manifest);
+	struct wizard *w;
+	if (wizard_open(o, &w, &err))
 		return fail(&err);
-	}
-	printf("certwiz restore: %s\nThis puts back, byte for byte (contents, owners, modes), and replaces what is "
-	       "there now:\n", archive);
+	struct transport *t = NULL;
+	char **running = NULL, *text = NULL;
+	char *manifest = backup_manifest_path(archive);
+	if (restore_transport(w, host, &t, &err) ||
+	    transport_read_file(t, manifest, 64 << 20, &text, NULL, &err))
+		goto fail;
+	printf("certwiz restore: %s%s%s\nThis puts back, byte for byte (contents, owners, modes), and replaces what is "
+	       "there now:\n", archive, host ? " on " : "", host ? host : "");
 	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n"))
 		if (strncmp(line, "top ", 4) == 0 || strncmp(line, "absent ", 7) == 0)
 			printf("  %s\n", line);
-	free(text);
-	free(manifest);
 	if (!yes) {
 		char answer[16] = "";
 		printf("Type 'restore' to go on: ");
 		fflush(stdout);
 		if (!fgets(answer, sizeof answer, stdin) || strcmp(answer, "restore\n") != 0) {
-			printf("nothing was changed\n");
-			return 6;
+			cw_error_set(&err, CW_ECANCEL, "nothing was changed: the restore was not confirmed (type "
+				     "'restore', or give --yes)");
+			goto fail;
 		}
 	}
-	struct wizard *w;
-	if (wizard_open(o, &w, &err))
-		return fail(&err);
-	struct transport *t = transport_local_new("localhost");
-	const struct service_group *g = profile_group(w->profile, "all");
+	/* Another host is an agent (or a PE split node): its agent services; this host: all. */
+	const struct service_group *g = profile_group(w->profile, host ? "agent" : "all");
 	if (!g)
-		g = profile_group(w->profile, "primary");
+		g = profile_group(w->profile, host ? "all" : "primary");
 	const struct service_backend *b = w->site.has_backend ? &w->site.backend : &w->profile->backend;
 	struct service_ctx c = {.t = t, .backend = b, .timeout_s = 300};
-	char **running = NULL;
 	for (size_t i = 0; g && g->stop && g->stop[i]; i++) {
 		const struct service_def *d = profile_service(w->profile, g->stop[i]);
 		struct service_status st = {0};
 		if (service_query(&c, d, &st, NULL) == CW_OK && st.state == SERVICE_RUNNING) {
 			printf("stopping %s\n", d->name);
 			if (service_stop(&c, d, &st, &err)) {
-				fprintf(stderr, "certwiz: %s; nothing was restored\n", err.msg);
+				cw_error_prefix(&err, "nothing was restored");
 				goto fail;
 			}
 			strv_push(&running, d->name);
@@ -260,15 +302,15 @@ static int cmd_restore(struct wizard_opts *o, const char *archive, bool yes)
 		if (service_start(&c, profile_service(w->profile, g->start[i]), &st, &err))
 			goto fail;
 	}
-	strv_free(running);
-	transport_free(t);
-	wizard_free(w);
-	return 0;
+	err.code = CW_OK;
 fail:
+	free(manifest);
+	free(text);
 	strv_free(running);
-	transport_free(t);
+	if (t)
+		transport_free(t);
 	wizard_free(w);
-	return fail(&err);
+	return err.code ? fail(&err) : 0;
 }
 
 int cli_main(int argc, char **argv)
@@ -276,7 +318,7 @@ int cli_main(int argc, char **argv)
 	struct wizard_opts o = {0};
 	int within = 30;
 	bool json = false, yes = false;
-	const char *cmd = NULL;
+	const char *cmd = NULL, *host = NULL;
 	if (argc > 1 && argv[1][0] != '-') {
 		cmd = argv[1];
 		argv++;
@@ -324,6 +366,7 @@ int cli_main(int argc, char **argv)
 			break;
 		}
 		case OPT_YES: yes = true; break;
+		case OPT_HOST: host = optarg; break;
 		case 'h': fputs(usage, stdout); return 0;
 		case 'V': printf("certwiz %s\n", PACKAGE_VERSION); return 0;
 		case ':':
@@ -352,7 +395,7 @@ int cli_main(int argc, char **argv)
 	if (strcmp(cmd, "resume") == 0)
 		return batch_resume(&o, operand);
 	if (strcmp(cmd, "restore") == 0)
-		return cmd_restore(&o, operand, yes);
+		return cmd_restore(&o, operand, host, yes);
 	if (strcmp(cmd, "check") == 0)
 		return cmd_check(&o, within);
 	if (strcmp(cmd, "run") == 0)

@@ -25,6 +25,9 @@ expect() {
 }
 
 base="--profile oss-debian --root $root --journal-dir $tmp/runs --backup-dir $tmp/backups"
+# Our own HOME: the operator's ~/.ssh/config must not change what these tests see.
+export HOME="$tmp/home"
+mkdir -p "$HOME/.ssh"
 
 expect 0 "Usage: certwiz" -- --help
 expect 0 "Exit codes:" -- --help
@@ -47,6 +50,26 @@ expect 0 "--subject-alt-names puppet,puppet.example.com --ca-client" -- plan -p 
 expect 0 "Regenerate the CA and all certificates" -- list
 printf 'web1.example.com\n# comment\nweb2.example.com\n' >"$tmp/agents"
 expect 0 "ca clean --certname web2.example.com" -- plan -p agent -A "$tmp/agents" $base
+# ~/.ssh/config basics: HostName, User, Port, IdentityFile by Host pattern, first value wins;
+# the site config's own settings come first.
+cat >"$HOME/.ssh/config" <<'EOT'
+Host web1.example.com
+    HostName 10.9.8.7
+    Port 2222
+Host *.example.com
+    User deploy
+    Port 22
+    IdentityFile ~/.ssh/fleet_ed25519
+EOT
+expect 0 "agent      web1.example.com (deploy@10.9.8.7:2222)" -- plan -p agent -A "$tmp/agents" $base
+expect 0 "agent      web2.example.com (deploy@web2.example.com:22)" -- plan -p agent -A "$tmp/agents" $base
+printf 'ssh = { user = "certwiz"; };\nhosts = ( { name = "web1.example.com"; port = 2200; } );\n' >"$tmp/sshsite.cfg"
+expect 0 "agent      web1.example.com (certwiz@10.9.8.7:2200)" -- plan -p agent -A "$tmp/agents" --config "$tmp/sshsite.cfg" $base
+printf 'ssh = { config = ""; };\n' >"$tmp/nossh.cfg"
+expect 0 "agent      web1.example.com (root@web1.example.com:22)" -- plan -p agent -A "$tmp/agents" --config "$tmp/nossh.cfg" $base
+printf 'Host *\n    Port 99999\n' >"$HOME/.ssh/config"
+expect 3 ".ssh/config:2: port must be a number from 1 to 65535, found '99999'" -- plan -p agent -A "$tmp/agents" $base
+rm "$HOME/.ssh/config"
 printf 'web1.example.com\nweb 2\n' >"$tmp/badagents"
 expect 2 "badagents:2: expected one agent certname per line" -- plan -p agent -A "$tmp/badagents" $base
 

@@ -11,6 +11,9 @@ sb=$top/sandbox
 state=${CERTWIZ_SANDBOX_DIR:-/var/lib/certwiz-sandbox}
 export CERTWIZ_DATADIR=$top
 work=$(mktemp -d /tmp/certwiz-it.XXXXXX)
+# Never leave a certwiz of ours running (the fault tests start them in the background).
+cleanup() { pkill -KILL -f "^$certwiz (run|resume) .*$work" 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
 passes=0 fails=0
 only=${CERTWIZ_IT_ONLY:-}
 
@@ -49,7 +52,8 @@ show_run() { sed 's/^/      | /' "$work/run.log" | tail -n "${1:-60}"; }
 want() { [ -z "$only" ] || [[ ",$only," == *",$1,"* ]]; }
 
 log "sandbox up"
-"$sb/up"
+# A sandbox left changed by an interrupted earlier run is put back first.
+"$sb/up" || { "$sb/reset" --full && "$sb/up"; }
 
 # ------------------------------------------------------------------ agent
 if want agent; then
@@ -67,7 +71,7 @@ EOT
   rc=$(certwiz_run "$work/agent.cfg")
   check "certwiz run exits 0" [ "$rc" = 0 ] || show_run
   new_fp=$(fp agent1 "$(cert_of agent1)" || true)
-  check "agent1 has a new certificate (fingerprint changed)" [ -n "$new_fp" ] && [ "$new_fp" != "$old_fp" ]
+  check "agent1 has a new certificate (fingerprint changed)" [ -n "$new_fp" -a "$new_fp" != "$old_fp" ]
   check "agent1 has a new private key" [ "$(keyhash agent1 "$(key_of agent1)")" != "$old_key" ]
   check "the CA is unchanged" [ "$(fp primary $CA)" = "$ca_fp" ]
   check "the new certificate chains to the CA" verifies agent1 "$SSL/certs/ca.pem" "$(cert_of agent1)"
@@ -81,6 +85,50 @@ EOT
   check "the report names every step and sign-off" grep -q "batch:it" "$rundir/report.md"
   check "no private key material in journal or report" \
     sh -c "! grep -l 'PRIVATE KEY' '$rundir'/journal.jsonl '$rundir'/report.md '$rundir'/report.json"
+  # The backup the run made on agent1 (over SSH, on agent1 itself) puts the old state back.
+  archive=$(on agent1 sh -c "ls $state/certwiz/backups/*-agent1.sandbox.test-agent.tar.gz" | tail -n 1)
+  rc=0
+  on primary "$certwiz" restore "$archive" --host agent1.sandbox.test --config "$work/site.cfg" \
+    </dev/null >"$work/run.log" 2>&1 || rc=$?
+  check "restore --host without --yes and no answer exits 6 (cancelled)" [ "$rc" = 6 ] || show_run
+  check "... and changes nothing" [ "$(fp agent1 "$(cert_of agent1)")" = "$new_fp" ]
+  rc=0
+  on primary "$certwiz" restore "$archive" --host agent1.sandbox.test --yes --config "$work/site.cfg" \
+    >"$work/run.log" 2>&1 || rc=$?
+  check "restore --host agent1 --yes exits 0" [ "$rc" = 0 ] || show_run
+  check "agent1 has its old certificate back" [ "$(fp agent1 "$(cert_of agent1)")" = "$old_fp" ]
+  check "agent1 has its old private key back" [ "$(keyhash agent1 "$(key_of agent1)")" = "$old_key" ]
+fi
+
+# ------------------------------------------------------------------ two agents, the CA's side batched
+if want agents; then
+  log "agents: agent1 and agent2 together; the CA cleans and signs both in one call each"
+  "$sb/reset" >/dev/null
+  serial1=$(on agent1 openssl x509 -noout -serial -in "$(cert_of agent1)" | sed 's/.*=//')
+  old1=$(fp agent1 "$(cert_of agent1)"); old2=$(fp agent2 "$(cert_of agent2)")
+  # An operator already revoked agent2 by hand: the shared clean reports it missing (exit 24)
+  # and still cleans agent1.
+  on primary puppetserver ca clean --certname agent2.sandbox.test >/dev/null 2>&1
+  cat >"$work/agents.cfg" <<EOT
+procedure = "agent";
+agents = ["agent1.sandbox.test", "agent2.sandbox.test"];
+operator = "it";
+confirm_destructive = true;
+EOT
+  rc=$(certwiz_run "$work/agents.cfg")
+  check "certwiz run exits 0" [ "$rc" = 0 ] || show_run
+  check "the clean was one command for both agents" \
+    grep -qF '$ puppetserver ca clean --certname agent1.sandbox.test,agent2.sandbox.test' "$work/run.log"
+  check "the signing was one command for both agents" \
+    grep -qF '$ puppetserver ca sign --certname agent1.sandbox.test,agent2.sandbox.test' "$work/run.log"
+  check "agent1's old certificate (serial $serial1) is revoked" \
+    on primary sh -c "openssl crl -noout -text -in /etc/puppet/puppetserver/ca/ca_crl.pem | grep -qi 'Serial Number: *0*$serial1\$'"
+  new1=$(fp agent1 "$(cert_of agent1)" || true); new2=$(fp agent2 "$(cert_of agent2)" || true)
+  check "agent1 has a new certificate" [ -n "$new1" -a "$new1" != "$old1" ]
+  check "agent2 has a new certificate" [ -n "$new2" -a "$new2" != "$old2" ]
+  check "both chain to the CA" sh -c "on() { \"$sb/exec\" \"\$1\" -- openssl verify -CAfile $SSL/certs/ca.pem \"\$2\" >/dev/null; }; on agent1 $(cert_of agent1) && on agent2 $(cert_of agent2)"
+  check "puppet agent -t succeeds on agent1" agent_run agent1
+  check "puppet agent -t succeeds on agent2" agent_run agent2
 fi
 
 # ------------------------------------------------------------------ primary
@@ -92,7 +140,7 @@ if want primary; then
   rc=$(certwiz_run "$work/primary.cfg")
   check "certwiz run exits 0" [ "$rc" = 0 ] || show_run
   new_fp=$(fp primary $PCERT || true)
-  check "the server has a new certificate" [ -n "$new_fp" ] && [ "$new_fp" != "$old_fp" ]
+  check "the server has a new certificate" [ -n "$new_fp" -a "$new_fp" != "$old_fp" ]
   missing=$(comm -23 <(echo "$old_sans") <(sans primary $PCERT))
   check "it carries every alt name it had before ($(echo $old_sans))" [ -z "$missing" ]
   check "the CA is unchanged" [ "$(fp primary $CA)" = "$ca_fp" ]
@@ -202,14 +250,14 @@ EOT
   check "the resumed run re-verified the backups" grep -q "verified again" "$work/run.log"
   check "steps done before the kill were not run again" grep -q "done before the resume" "$work/run.log"
   new_fp=$(fp agent1 "$(cert_of agent1)" || true)
-  check "agent1 ends with a new certificate" [ -n "$new_fp" ] && [ "$new_fp" != "$old_fp" ]
+  check "agent1 ends with a new certificate" [ -n "$new_fp" -a "$new_fp" != "$old_fp" ]
   check "puppet agent -t succeeds on agent1" agent_run agent1
   check "one journal holds both halves, ended" grep -q '"run-end"' "$journal/journal.jsonl"
 fi
 
 # ------------------------------------------------------------------ SIGKILL at every step boundary
 if want faults; then
-  log "faults: oss-ca killed with SIGKILL after every step and in the middle of three destructive steps, resumed each time"
+  log "faults: oss-ca killed with SIGKILL after every sign-off and as destructive steps are under way, resumed each time"
   "$sb/reset" >/dev/null
   old_ca=$(fp primary $CA)
   on primary cat $CA >"$work/old-ca.pem"
@@ -221,50 +269,53 @@ confirm_destructive = true;
 EOT
   "$top/scripts/sandbox-config" >"$work/site.cfg"
   before=$(ls -d "$state"/certwiz/runs/*-oss-ca 2>/dev/null | wc -l)
-  midstep=" ca-clear-ssl ca-clear-cadir agent-delete-ssl@agent1.sandbox.test agent-delete-ssl@agent2.sandbox.test "
   # Orphans: commands a killed certwiz had started go on by themselves; wait for them as an
   # operator would before resuming.
   settle() {
     for _ in $(seq 1 300); do
-      pgrep -f 'puppetserver ca |puppet ssl |puppet agent --test|certwiz-backup|service/puppet' >/dev/null || return 0
+      pgrep -f 'certwiz-backup' >/dev/null || return 0 # remote backups; certwiz itself waits for local commands
       sleep 0.2
     done
   }
-  kills=0 mids=0 journal="" rc=0
-  on primary "$certwiz" run --config "$work/site.cfg" --answers "$work/faults.cfg" >"$work/faults-0.log" 2>&1 &
+  kills=0 mids=0 rc=0 journal=""
+  # certwiz stops itself at each boundary and as each destructive step starts (test hook);
+  # a stopped certwiz is killed with SIGKILL there, and the run resumed.
+  # After a kill as a step starts, the resumed run re-runs that step: it stops only at the
+  # next boundary, or it would be killed at the same start for ever.
+  stop_at=boundary,started
+  stopped_pid() {
+    local p
+    for p in $(pgrep -f "^$certwiz (run|resume) .*$work" || true); do
+      [ "$(awk '{ print $3 }' "/proc/$p/stat" 2>/dev/null)" = T ] && { echo "$p"; return 0; }
+    done
+    return 0
+  }
+  on primary env CERTWIZ_TEST_STOP_AT=$stop_at "$certwiz" run --config "$work/site.cfg" --answers "$work/faults.cfg" \
+    >"$work/faults-0.log" 2>&1 &
   pid=$!
-  while :; do
+  while kill -0 "$pid" 2>/dev/null; do
+    p=$(stopped_pid)
+    if [ -z "$p" ]; then sleep 0.05; continue; fi
     [ -n "$journal" ] || journal=$(ls -d "$state"/certwiz/runs/*-oss-ca 2>/dev/null | sed -n "$((before + 1))p")
     j=$journal/journal.jsonl
-    signed=$(grep -c '"signoff"' "$j" 2>/dev/null || true)
-    target=$((signed + 1)) killed=0
-    for _ in $(seq 1 15000); do # wait for the next boundary (at most 5 min)
-      kill -0 "$pid" 2>/dev/null || break
-      now=$(grep -c '"signoff"' "$j" 2>/dev/null || true)
-      next=$(grep '"step-start"' "$j" 2>/dev/null | tail -n 1 | sed 's/.*"step":"\([^"]*\)".*/\1/')
-      if [[ "$midstep" == *" $next "* ]] && ! grep -q "\"mid:$next\"" "$work/mids" 2>/dev/null; then
-        echo "\"mid:$next\"" >>"$work/mids"; killed=2; break   # in the middle of a destructive step
-      fi
-      [ "$now" -ge "$target" ] && { killed=1; break; }                                  # at a step boundary
-      sleep 0.02
-    done
-    if [ "$killed" != 0 ] && kill -0 "$pid" 2>/dev/null; then
-      pkill -KILL -f "^$certwiz (run|resume) " || true
-      wait "$pid" 2>/dev/null || true
-      # It counts as mid-step only if the step had not been signed off when the kill came.
-      if [ "$killed" = 2 ] && ! grep -q "\"signoff\".*\"step\":\"$next\"" "$j"; then mids=$((mids + 1)); fi
-      kills=$((kills + 1))
-      settle
-      on primary "$certwiz" resume "$j" >"$work/faults-$kills.log" 2>&1 &
-      pid=$!
-      continue
-    fi
-    wait "$pid" || rc=$?
-    break
+    last=$(tail -n 1 "$j" | sed 's/^{"event":"\([^"]*\)".*/\1/')
+    kill -KILL "$p"
+    wait "$pid" 2>/dev/null || true
+    kills=$((kills + 1))
+    if [ "$last" = step-start ]; then mids=$((mids + 1)) stop_at=boundary; else stop_at=boundary,started; fi
+    settle
+    on primary env CERTWIZ_TEST_STOP_AT=$stop_at "$certwiz" resume "$j" --config "$work/site.cfg" \
+      >"$work/faults-$kills.log" 2>&1 &
+    pid=$!
   done
+  wait "$pid" || rc=$?
+  echo "  (killed $kills times: $((kills - mids)) at step boundaries, $mids in the middle of destructive steps)"
   grep -q '"run-end"' "$journal/journal.jsonl" || rc=99
   check "the run completed after $kills kills ($mids of them mid-step)" [ "$rc" = 0 ]
-  check "it was killed at every step boundary and in 3 destructive steps" [ "$kills" -ge 28 ] && [ "$mids" -ge 3 ]
+  nsteps=$(sed -n 's/^certwiz run: .*, \([0-9]*\) steps$/\1/p' "$work/faults-0.log")
+  signoffs=$(grep -c '"signoff"' "$journal/journal.jsonl")
+  check "it was killed after each of the $nsteps sign-offs and in at least 3 destructive steps under way" \
+    [ "$signoffs" = "$nsteps" -a $((kills - mids)) = "$signoffs" -a "$mids" -ge 3 ]
   check "the same result: the CA fingerprint changed" [ "$(fp primary $CA)" != "$old_ca" ]
   on primary cat $CA >"$work/new-ca.pem"
   for h in primary agent1 agent2; do
@@ -300,6 +351,5 @@ if want failure; then
   check "agents run again against the restored server" agent_run agent1
 fi
 
-rm -rf "$work"
 printf '\nintegration: %d passed, %d failed\n' "$passes" "$fails"
 [ "$fails" -eq 0 ]

@@ -45,6 +45,10 @@ fi
 tmp=$(mktemp -d /tmp/cwwiz.XXXXXX) || exit 1
 trap 'rm -rf "$tmp"' EXIT
 trap 'exit 1' INT TERM HUP
+# An empty HOME: the operator's ~/.ssh/config must not change the screens.
+HOME=$tmp/home
+export HOME
+mkdir -p "$HOME"
 fail=0
 bad() {
 	echo "FAIL: $*"
@@ -262,6 +266,8 @@ mask() {
 		s/((?:[0-9A-F]{1,2}:){3,}[0-9A-F]{0,2})/"X" x length($1)/ge;
 		s/\b([0-9a-f]{16,64})\b/"x" x length($1)/ge;
 		s/127\.0\.0\.1:\d{5}/127.0.0.1:NNNNN/g;
+		s/\]:\d{5}/]:NNNNN/g;
+		s/SHA256:[A-Za-z0-9+\/]{43}/"SHA256:" . ("X" x 43)/ge;
 		s/\d+ MiB free for [^│]*/N MiB free (masked) /;
 		s/ as [a-z_][a-z0-9_.-]*( at|\))/ as USER$1/g;
 		if (length($_) != $w && /^(.*)(\s*)│\n$/s) {
@@ -335,9 +341,25 @@ run run "$sdir/wizard-run.keys" CERTWIZ_TEST_ALLOW_ROOT_RUN=1 -- --root "$tmp/ro
 # the run ends with a failed agent step: exit 5
 [ $rc = 5 ] || bad "run: certwiz exited with $rc (expected 5: a step failed): $(cat "$tmp/run.err")"
 compare run run
-[ $update = 1 ] && exit 0
 
-# 3. what the run left: a report, the journal with every sign-off, the new CA in place
+# 3. an unknown host key: the question in the pre-flight checks (web2's key is not known yet)
+grep -v '^\[web2' "$tmp/sshd/known_hosts" >"$tmp/hk_known_hosts"
+sed "s|known_hosts = \"$tmp/sshd/known_hosts\"|known_hosts = \"$tmp/hk_known_hosts\"|" "$tmp/run.cfg" >"$tmp/hk.cfg"
+grep -q hk_known_hosts "$tmp/hk.cfg" || bad "hostkey: could not make hk.cfg"
+run hostkey "$sdir/wizard-hostkey.keys" CERTWIZ_TEST_ALLOW_ROOT_RUN=1 -- --root "$tmp/root" --datadir "$sdir/data" \
+	--profile screen-test --config "$tmp/hk.cfg" --journal-dir "$tmp/hk-journal" --backup-dir "$tmp/hk-backups"
+compare hostkey hostkey
+if [ $update = 0 ]; then
+	# the accepted key is the one sshd really has, stored as OpenSSH stores a non-default port
+	grep -qxF "[web2.example.com]:$port $(cut -d' ' -f1,2 "$tmp/sshd/hostkey.pub")" "$tmp/hk_known_hosts" ||
+		bad "hostkey: web2's key was not added to known_hosts: $(cat "$tmp/hk_known_hosts")"
+	[ "$(grep -c '^\[web2' "$tmp/hk_known_hosts")" = 1 ] || bad "hostkey: web2's key was added more than once"
+	[ -e "$tmp/hk-backups" ] && bad "hostkey: the walk wrote a backup"
+	[ $fail = 0 ] && echo "ok: an unknown host key was shown, declined, accepted and stored"
+fi
+
+[ $update = 1 ] && exit 0
+# 4. what the run left: a report, the journal with every sign-off, the new CA in place
 rd=$(ls -d "$tmp/journal"/*-screen-test 2>/dev/null | head -1)
 if [ -z "$rd" ] || [ ! -s "$rd/report.md" ] || [ ! -s "$rd/report.json" ]; then
 	bad "run: no report.md/report.json in $tmp/journal"

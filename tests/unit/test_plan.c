@@ -253,6 +253,85 @@ static void test_oss_ca_includes_agent_phase(void **state)
 	fixture_done(&fx);
 }
 
+static void batch_of(const struct plan *p, const char *tmpl, size_t **idx, size_t *n)
+{
+	*idx = NULL;
+	*n = 0;
+	for (size_t i = 0; i < p->nsteps; i++)
+		if (strcmp(p->steps[i].tmpl_id, tmpl) == 0) {
+			*idx = xrealloc(*idx, (*n + 1) * sizeof **idx);
+			(*idx)[(*n)++] = i;
+		}
+}
+
+static void test_batch_argv(void **state)
+{
+	(void)state;
+	struct fixture fx;
+	fixture_init(&fx, "oss-debian", "agent");
+	fx.agents = strv_split("a1.example.com,a2.example.com,a3.example.com", ',');
+	struct cw_error e = {0};
+	if (build(&fx, &e))
+		fail_msg("%s", e.msg);
+	size_t *idx, n;
+	/* modern: one --certname with the names joined by ',' */
+	batch_of(fx.plan, "ca-clean", &idx, &n);
+	assert_int_equal(n, 3);
+	char **argv = plan_batch_argv(fx.plan, idx, n);
+	assert_argv(argv, "puppetserver ca clean --certname a1.example.com,a2.example.com,a3.example.com");
+	strv_free(argv);
+	/* a subset, in the order given */
+	size_t two[] = {idx[2], idx[0]};
+	argv = plan_batch_argv(fx.plan, two, 2);
+	assert_argv(argv, "puppetserver ca clean --certname a3.example.com,a1.example.com");
+	strv_free(argv);
+	/* the same agent twice, or steps of different templates, cannot share a command */
+	size_t twice[] = {idx[0], idx[0]};
+	assert_null(plan_batch_argv(fx.plan, twice, 2));
+	free(idx);
+	batch_of(fx.plan, "ca-sign", &idx, &n);
+	size_t mixed[] = {idx[0], two[0]};
+	assert_null(plan_batch_argv(fx.plan, mixed, 2));
+	argv = plan_batch_argv(fx.plan, idx, n);
+	assert_argv(argv, "puppetserver ca sign --certname a1.example.com,a2.example.com,a3.example.com");
+	strv_free(argv);
+	free(idx);
+	/* steps on the agents are not batch steps */
+	batch_of(fx.plan, "agent-request", &idx, &n);
+	assert_false(fx.plan->steps[idx[0]].batch);
+	assert_null(plan_batch_argv(fx.plan, idx, n));
+	free(idx);
+	fixture_done(&fx);
+
+	/* legacy: the name repeated, one element each */
+	fixture_init(&fx, "pe-3.7", "agent");
+	fx.agents = strv_split("a1.example.com,a2.example.com", ',');
+	if (build(&fx, &e))
+		fail_msg("%s", e.msg);
+	batch_of(fx.plan, "ca-clean", &idx, &n);
+	argv = plan_batch_argv(fx.plan, idx, n);
+	assert_argv(argv, "puppet cert clean a1.example.com a2.example.com");
+	strv_free(argv);
+	free(idx);
+	fixture_done(&fx);
+
+	/* legacy signing with alt names for one agent: the commands differ elsewhere: no batch */
+	fixture_init(&fx, "pe-3.7", "agent");
+	fx.agents = strv_split("a1.example.com,a2.example.com", ',');
+	struct host_cfg h = {.name = xstrdup("a1.example.com"), .sudo = -1,
+			     .dns_alt_names = strv_split("web.example.com", ',')};
+	fx.site.hosts = xcalloc(1, sizeof *fx.site.hosts);
+	fx.site.hosts[0] = h;
+	fx.site.nhosts = 1;
+	if (build(&fx, &e))
+		fail_msg("%s", e.msg);
+	batch_of(fx.plan, "ca-sign", &idx, &n);
+	assert_int_equal(n, 2);
+	assert_null(plan_batch_argv(fx.plan, idx, n));
+	free(idx);
+	fixture_done(&fx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -262,6 +341,7 @@ int main(void)
 		cmocka_unit_test(test_legacy_dialect),
 		cmocka_unit_test(test_primary_alt_names_and_blocker),
 		cmocka_unit_test(test_oss_ca_includes_agent_phase),
+		cmocka_unit_test(test_batch_argv),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
