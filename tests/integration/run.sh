@@ -230,12 +230,12 @@ operator = "it";
 confirm_destructive = true;
 EOT
   "$top/scripts/sandbox-config" >"$work/site.cfg"
-  before=$(ls -d "$state"/certwiz/runs/*-agent 2>/dev/null | wc -l)
+  before=$(ls -d "$state"/certwiz/runs/*-agent 2>/dev/null | wc -l) || true
   on primary "$certwiz" run --config "$work/site.cfg" --answers "$work/resume.cfg" >"$work/run1.log" 2>&1 &
   runner=$!
   journal=""
   for _ in $(seq 1 600); do  # at most 60 s for the run to reach the step
-    journal=$(ls -d "$state"/certwiz/runs/*-agent 2>/dev/null | sed -n "$((before + 1))p")
+    journal=$(ls -d "$state"/certwiz/runs/*-agent 2>/dev/null | sed -n "$((before + 1))p") || true
     [ -n "$journal" ] && grep -q '"step-start".*agent-delete-ssl@agent1' "$journal/journal.jsonl" 2>/dev/null && break
     sleep 0.1
   done
@@ -268,7 +268,7 @@ operator = "it";
 confirm_destructive = true;
 EOT
   "$top/scripts/sandbox-config" >"$work/site.cfg"
-  before=$(ls -d "$state"/certwiz/runs/*-oss-ca 2>/dev/null | wc -l)
+  before=$(ls -d "$state"/certwiz/runs/*-oss-ca 2>/dev/null | wc -l) || true
   # Orphans: commands a killed certwiz had started go on by themselves; wait for them as an
   # operator would before resuming.
   settle() {
@@ -296,7 +296,7 @@ EOT
   while kill -0 "$pid" 2>/dev/null; do
     p=$(stopped_pid)
     if [ -z "$p" ]; then sleep 0.05; continue; fi
-    [ -n "$journal" ] || journal=$(ls -d "$state"/certwiz/runs/*-oss-ca 2>/dev/null | sed -n "$((before + 1))p")
+    [ -n "$journal" ] || journal=$(ls -d "$state"/certwiz/runs/*-oss-ca 2>/dev/null | sed -n "$((before + 1))p") || true
     j=$journal/journal.jsonl
     last=$(tail -n 1 "$j" | sed 's/^{"event":"\([^"]*\)".*/\1/')
     kill -KILL "$p"
