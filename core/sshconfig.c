@@ -194,11 +194,14 @@ static cw_status expand(const struct sshcfg *c, const struct sshcfg_option *o, c
 			strbuf_add(&sb, s, 1);
 			continue;
 		}
-		const char *v = s[1] == '%' ? "%" : s[1] == 'd' ? home : s[1] == 'h' ? host : s[1] == 'r' ? user : NULL;
+		const char *local = getenv("USER");
+		const char *v = s[1] == '%' ? "%" : s[1] == 'd' ? home : s[1] == 'h' || s[1] == 'n' ? host
+			: s[1] == 'r' ? user : s[1] == 'u' ? (local ? local : "root") : NULL;
 		if (!v) {
 			strbuf_done(&sb);
-			return cw_error_set(err, CW_ECONFIG, "%s:%d: %s: certwiz expands %%d, %%h, %%r and %%%% only, "
-					    "found %%%c", c->file, o->line, o->key, s[1] ? s[1] : ' ');
+			return cw_error_set(err, CW_ECONFIG, "%s:%d: %s: certwiz expands %%d, %%h, %%n, %%r, %%u and %%%% "
+					    "only, found %%%c; give this host an entry in certwiz.cfg instead", c->file,
+					    o->line, o->key, s[1] ? s[1] : ' ');
 		}
 		strbuf_adds(&sb, v);
 		s++;

@@ -43,7 +43,7 @@ cw_status sshcfg_load(const char *path, struct sshcfg *out, struct cw_error *err
 void sshcfg_done(struct sshcfg *c);
 
 /* The settings for host (matched case-insensitively against the Host patterns). "~/" and
- * %d (home), %h (host name), %r (user), %% are expanded in HostName, IdentityFile and
+ * %d (home), %h and %n (host name), %r (remote user), %u (local user, $USER), %% are expanded in HostName, IdentityFile and
  * UserKnownHostsFile; home is $HOME. */
 cw_status sshcfg_lookup(const struct sshcfg *c, const char *host, const char *home, struct sshcfg_host *out,
 			struct cw_error *err);

@@ -135,6 +135,21 @@ static void test_errors_name_file_and_line(void **state)
 	expect_error("Host a\n  User \"bob\n", "a", "cfg:2: a quote is not closed");
 	expect_error("Host a\n  IdentityFile ~/.ssh/k\n", "a", "cfg:2: identityfile starts with ~/ but HOME is not set");
 	expect_error("Host a\n  IdentityFile /k/%p\n", "a", "found %p");
+	expect_error("Host a\n  IdentityFile /k/%C\n", "a", "cfg:2: identityfile: certwiz expands");
+}
+
+static void test_more_tokens(void **state)
+{
+	(void)state;
+	struct sshcfg c;
+	struct sshcfg_host h;
+	struct cw_error err = {0};
+	setenv("USER", "alice", 1);
+	assert_int_equal(sshcfg_parse("cfg", "Host *\n  IdentityFile /keys/%u/%n%%\n", &c, &err), CW_OK);
+	assert_int_equal(sshcfg_lookup(&c, "db1", "/h", &h, &err), CW_OK);
+	assert_string_equal(h.identity, "/keys/alice/db1%");
+	sshcfg_host_done(&h);
+	sshcfg_done(&c);
 }
 
 int main(void)
@@ -145,6 +160,7 @@ int main(void)
 		cmocka_unit_test(test_match_blocks_apply_to_nothing),
 		cmocka_unit_test(test_silent_config),
 		cmocka_unit_test(test_errors_name_file_and_line),
+		cmocka_unit_test(test_more_tokens),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
