@@ -903,6 +903,12 @@ cw_status exec_run_batch(struct exec *ex, const size_t *steps, size_t n, bool co
 	return first;
 }
 
+cw_status exec_record(struct exec *ex, const char *host, const char *key, const char *value, struct cw_error *err)
+{
+	return jlog(ex, (struct journal_entry){.event = JE_FACT, .host = host, .key = key, .value = value,
+					       .who = ex->operator_name}, err);
+}
+
 cw_status exec_skip_step(struct exec *ex, size_t i, const char *reason, struct cw_error *err)
 {
 	if (i >= ex->plan->nsteps)

@@ -68,6 +68,8 @@ cw_status exec_run_step(struct exec *ex, size_t i, bool confirmed, struct cw_err
  * have returned for steps[k]; the return value is the first failure. */
 cw_status exec_run_batch(struct exec *ex, const size_t *steps, size_t n, bool confirmed, cw_status *sts,
 			 struct cw_error *errs);
+/* Put a fact about a host into the journal (e.g. a host key the operator accepted). */
+cw_status exec_record(struct exec *ex, const char *host, const char *key, const char *value, struct cw_error *err);
 cw_status exec_skip_step(struct exec *ex, size_t i, const char *reason, struct cw_error *err);
 cw_status exec_manual_done(struct exec *ex, size_t i, const char *note, struct cw_error *err);
 cw_status exec_sign_off(struct exec *ex, size_t i, const char *note, struct cw_error *err);

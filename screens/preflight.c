@@ -28,6 +28,7 @@ struct preflight {
 	bool trust_open;        /* the host key question is up */
 	size_t trust;           /* which a->offers it is about */
 	struct tui_confirm trust_confirm;
+	char **accepted;        /* "HOST FINGERPRINT" the operator accepted, for the journal once it opens */
 	struct app_prompt prompt;
 };
 
@@ -195,6 +196,7 @@ static void trust(struct app *a, struct preflight *s)
 	}
 	app_log(a, TUI_OK, "host key of %s (%s) accepted by %s, added to %s", o->host, o->fp, a->operator_name,
 		o->known_hosts);
+	strv_push_owned(&s->accepted, xasprintf("%s\t%s added to %s", o->host, o->fp, o->known_hosts));
 	a->have_checks = false;
 	start_checks(a);
 }
@@ -413,6 +415,19 @@ static void backup_done(struct app *a, struct app_job *j)
 		snprintf(note, sizeof note, "certwiz stopped; the terminal was restored. The run can go on without a "
 			 "screen: certwiz resume %s", exec_run_dir(a->ex));
 		term_set_crash_note(note);
+		/* The host keys the operator accepted go into the run's record. */
+		struct preflight *s = a->priv[SCR_PREFLIGHT];
+		for (size_t i = 0; s && s->accepted && s->accepted[i]; i++) {
+			char *tab = strchr(s->accepted[i], '\t');
+			*tab = '\0';
+			struct cw_error err = {0};
+			if (exec_record(a->ex, s->accepted[i], "hostkey-accepted", tab + 1, &err))
+				app_error(a, "The accepted host key was not journaled", &err);
+		}
+		if (s) {
+			strv_free(s->accepted);
+			s->accepted = NULL;
+		}
 	}
 	if (j->status)
 		app_error(a, a->ex ? "The backup failed" : "The run could not start", &j->err);
@@ -642,6 +657,7 @@ static void done(struct app *a)
 	tui_list_done(&s->list);
 	tui_confirm_done(&s->confirm);
 	tui_confirm_done(&s->trust_confirm);
+	strv_free(s->accepted);
 	app_prompt_close(&s->prompt);
 	free(s->backup);
 	free(s);

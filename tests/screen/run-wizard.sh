@@ -354,7 +354,8 @@ if [ $update = 0 ]; then
 	grep -qxF "[web2.example.com]:$port $(cut -d' ' -f1,2 "$tmp/sshd/hostkey.pub")" "$tmp/hk_known_hosts" ||
 		bad "hostkey: web2's key was not added to known_hosts: $(cat "$tmp/hk_known_hosts")"
 	[ "$(grep -c '^\[web2' "$tmp/hk_known_hosts")" = 1 ] || bad "hostkey: web2's key was added more than once"
-	[ -e "$tmp/hk-backups" ] && bad "hostkey: the walk wrote a backup"
+	grep -q '"key":"hostkey-accepted","value":"SHA256:' "$tmp"/hk-journal/*/journal.jsonl 2>/dev/null ||
+		bad "hostkey: the journal does not record the accepted key"
 	[ $fail = 0 ] && echo "ok: an unknown host key was shown, declined, accepted and stored"
 fi
 
