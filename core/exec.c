@@ -313,6 +313,7 @@ cw_status exec_open(struct wizard *w, const struct exec_opts *o, struct exec **o
 	struct exec *ex = xcalloc(1, sizeof *ex);
 	cw_status st;
 	struct plan *p = w->plan;
+	struct journal_log old = {0}; /* the interrupted run, when resuming */
 	ex->w = w;
 	ex->plan = p;
 	ex->lock_fd = -1;
@@ -330,6 +331,18 @@ cw_status exec_open(struct wizard *w, const struct exec_opts *o, struct exec **o
 	ex->host_failed = xcalloc(p->nhosts, sizeof *ex->host_failed);
 	ex->results = xcalloc(p->nsteps ? p->nsteps : 1, sizeof *ex->results);
 
+	/* A Windows host's steps are instructions for the operator, but the CA's steps for it
+	 * (comparing its request, verifying its files) need to read it, which certwiz cannot do:
+	 * refuse before anything changes, rather than half-run it. */
+	for (size_t h = 0; h < p->nhosts; h++)
+		if (p->hosts[h].os && strcmp(p->hosts[h].os, "windows") == 0) {
+			st = cw_error_set(err, CW_EINVAL,
+					  "%s is a Windows host: certwiz prints its steps (certwiz plan) but cannot run "
+					  "them, because the CA's steps for it must read its files. Regenerate it by hand "
+					  "following the plan, and run certwiz for the other agents without it; nothing "
+					  "was changed", p->hosts[h].name);
+			goto fail;
+		}
 	/* One run at a time per deployment. */
 	const char *jdir = w->site.journal_dir;
 	if ((st = mkdir_p(jdir, 0700, err)))
@@ -339,7 +352,6 @@ cw_status exec_open(struct wizard *w, const struct exec_opts *o, struct exec **o
 	free(lock);
 	if (st)
 		goto fail;
-	struct journal_log old = {0};
 	if (o->resume_journal) {
 		if ((st = journal_load(o->resume_journal, &old, err)))
 			goto fail;
@@ -862,6 +874,14 @@ cw_status exec_run_batch(struct exec *ex, const size_t *steps, size_t n, bool co
 				    "own where its verification does not hold", lr->proc.exit_code);
 			shared = shared ? shared : ok_exit(lead, lr->proc.exit_code) ? CW_OK : CW_EEXEC;
 		}
+		/* What the shared command left, before the lead's own end (or a re-run) consumes it. */
+		int shared_exit = lr->proc.exit_code;
+		bool shared_ran = lr->ran;
+		struct strbuf shared_out;
+		strbuf_init(&shared_out);
+		if (argv)
+			strbuf_add(&shared_out, oc[ready[from]].digest_input.buf ? oc[ready[from]].digest_input.buf : "",
+				   oc[ready[from]].digest_input.len);
 		for (size_t k = 0; k < m; k++) {
 			size_t i = idx[k];
 			struct step_result *r = &ex->results[i];
@@ -869,10 +889,9 @@ cw_status exec_run_batch(struct exec *ex, const size_t *steps, size_t n, bool co
 			cw_status st;
 			struct cw_error se = {0};
 			if (k > 0 && argv) { /* the same command served it: its output is the lead's */
-				r->proc = (struct proc_result){.exit_code = lr->proc.exit_code};
-				r->ran = lr->ran;
-				strbuf_add(&o->digest_input, oc[ready[from]].digest_input.buf ? oc[ready[from]].digest_input.buf : "",
-					   oc[ready[from]].digest_input.len);
+				r->proc = (struct proc_result){.exit_code = shared_exit};
+				r->ran = shared_ran;
+				strbuf_add(&o->digest_input, shared_out.buf ? shared_out.buf : "", shared_out.len);
 			}
 			if (argv && !shared) {
 				st = judge_exit(ex->plan->steps + i, r, "the shared command");
@@ -882,7 +901,7 @@ cw_status exec_run_batch(struct exec *ex, const size_t *steps, size_t n, bool co
 				strv_free(r->checks);
 				r->checks = NULL;
 				strv_push_owned(&r->checks, xasprintf("ok exit: the shared command exited with %d, and this "
-								      "agent's verification holds", lr->proc.exit_code));
+								      "agent's verification holds", shared_exit));
 			} else {
 				strv_free(r->checks);
 				r->checks = NULL;
@@ -895,6 +914,7 @@ cw_status exec_run_batch(struct exec *ex, const size_t *steps, size_t n, bool co
 			if (st && !first)
 				first = st;
 		}
+		strbuf_done(&shared_out);
 		strv_free(argv);
 		free(idx);
 	}

@@ -248,8 +248,11 @@ static void job_ssh_checks(struct app *a, struct app_job *j)
 			continue;
 		char *name = xasprintf("ssh %s", ph->name);
 		if (strcmp(ph->os, "windows") == 0) {
-			add_check(&j->checks, name, LEVEL_OK,
-				  xstrdup("a Windows host: its steps are done by hand, certwiz does not connect"), NULL);
+			add_check(&j->checks, name, LEVEL_FAIL,
+				  xstrdup("a Windows host: certwiz can print its steps but cannot run a plan with it "
+					  "(the CA's steps for it must read its files)"),
+				  xstrdup("leave it out of the agents and regenerate it by hand following the plan "
+					  "review (certwiz plan prints it too)"));
 			free(name);
 			continue;
 		}

@@ -144,7 +144,8 @@ static void host_table(const struct plan *p, const struct exec *ex)
 		char where[256] = "";
 		for (size_t i = 0; i < p->nsteps; i++) {
 			const struct plan_step *s = &p->steps[i];
-			bool mine = s->host == h || (s->target && strcmp(s->target, p->hosts[h].name) == 0);
+			/* a per-agent step is its agent's, wherever it runs (the CA signs for the agent) */
+			bool mine = s->target ? strcmp(s->target, p->hosts[h].name) == 0 : s->host == h;
 			if (!mine)
 				continue;
 			const struct step_result *r = exec_result(ex, i);

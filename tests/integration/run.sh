@@ -216,6 +216,17 @@ if want hostkey; then
   check "the message gives the key's SHA256 fingerprint and how to add it" grep -q "SHA256:" "$work/run.log"
   check "no step ran" sh -c "! grep -q '^\[1/' '$work/run.log'"
   check "agent2's certificate is untouched" [ "$(fp agent2 "$(cert_of agent2)")" = "$old_fp" ]
+  # A Windows agent: certwiz prints its steps but refuses to run a plan with it.
+  printf 'procedure = "agent";\nagents = ["agent1.sandbox.test", "win.sandbox.test"];\nconfirm_destructive = true;\nhosts = ( { name = "win.sandbox.test"; os = "windows"; } );\n' >"$work/win.cfg"
+  "$top/scripts/sandbox-config" >"$work/site.cfg"
+  runs_before=$(ls "$state/certwiz/runs" 2>/dev/null | wc -l) || true
+  rc=0
+  on primary "$certwiz" run --config "$work/site.cfg" --answers "$work/win.cfg" >"$work/run.log" 2>&1 || rc=$?
+  check "a plan with a Windows agent is refused: exit 2, saying what to do" \
+    sh -c "[ $rc = 2 ] && grep -q 'win.sandbox.test is a Windows host.*Regenerate it by hand' '$work/run.log'" || show_run
+  check "... before any run began" [ "$(ls "$state/certwiz/runs" 2>/dev/null | wc -l)" = "$runs_before" ]
+  check "... and certwiz plan still prints its steps by hand" \
+    sh -c "'$sb/exec' primary -- '$certwiz' plan --config '$work/site.cfg' --answers '$work/win.cfg' | grep -q 'On this Windows host'"
 fi
 
 # ------------------------------------------------------------------ kill -9 and resume

@@ -221,6 +221,7 @@ hosts = (
 $services
 vars = {
   tools = "$tmp/bin";
+  castate = "$tmp/castate";
   newca = "$tmp/newca";
   confdir = "$tmp/root/etc/puppet";
   ssldir = "$tmp/root/var/lib/puppet/ssl";
@@ -360,7 +361,43 @@ if [ $update = 0 ]; then
 fi
 
 [ $update = 1 ] && exit 0
-# 4. what the run left: a report, the journal with every sign-off, the new CA in place
+
+# 4. batch mode, one CA-side command for many agents (exec_run_batch): the stand-in CA cannot
+# revoke bad3, so the shared call fails; web1 and web2 are verified done, bad3 gets a call of
+# its own and fails alone.
+printf 'procedure = "batch-test";\noperator = "alice";\nconfirm_destructive = true;\nagents = ["web1.example.com", "web2.example.com", "bad3.example.com"];\n' >"$tmp/batch.cfg"
+wrap=
+[ "$as_root" = "unshare -r" ] && wrap="unshare -r"
+# its own datadir: the wizard walks above must not see this procedure
+mkdir -p "$tmp/bdata/config/profiles" "$tmp/bdata/config/procedures"
+cp "$sdir/data/config/profiles/screen-test.cfg" "$tmp/bdata/config/profiles/"
+cp "$sdir/batch/batch-test.cfg" "$tmp/bdata/config/procedures/"
+(cd "$tmp" && unset CERTWIZ_DATADIR && $wrap "$cw" run --answers "$tmp/batch.cfg" --datadir "$tmp/bdata" \
+	--profile screen-test --certname puppet.example.com --config "$tmp/run.cfg" --journal-dir "$tmp/b-journal" \
+	--backup-dir "$tmp/b-backups") >"$tmp/batch.out" 2>&1
+rc=$?
+brd=$(ls -d "$tmp/b-journal"/*-batch-test 2>/dev/null | head -1)
+if [ $rc != 5 ]; then
+	bad "batch: certwiz run exited with $rc (expected 5: bad3 failed): $(tail -20 "$tmp/batch.out")"
+elif [ "$(cat "$tmp/castate/calls" 2>/dev/null)" != "web1.example.com,web2.example.com,bad3.example.com
+bad3.example.com" ]; then
+	bad "batch: expected one shared call, then one for bad3 alone; the calls were: $(cat "$tmp/castate/calls")"
+elif ! grep -q 'for 3 agents in one command: \$ .*fake-step revoke .* --certname web1.example.com,web2.example.com,bad3.example.com' "$tmp/batch.out"; then
+	bad "batch: the shared command was not shown before it ran: $(head -30 "$tmp/batch.out")"
+elif [ ! -e "$tmp/castate/revoked-web1.example.com" ] || [ ! -e "$tmp/castate/revoked-web2.example.com" ]; then
+	bad "batch: web1 and web2 were not revoked"
+elif ! grep -q '"signoff".*"step":"revoke@web2.example.com"' "$brd/journal.jsonl" ||
+	! grep -q '"step-finish".*"step":"revoke@bad3.example.com".*"outcome":"fail"' "$brd/journal.jsonl"; then
+	bad "batch: the journal does not have web2 signed off and bad3 failed"
+elif ! grep -q '^  bad3.example.com .*FAILED at step 4' "$tmp/batch.out" ||
+	! grep -q '^  web1.example.com .*done$' "$tmp/batch.out" ||
+	! grep -q '^  puppet.example.com .*done$' "$tmp/batch.out"; then
+	bad "batch: the host table does not name bad3's failed step: $(tail -8 "$tmp/batch.out")"
+else
+	echo "ok: batch mode shared one command among three agents and gave the failing one its own"
+fi
+
+# 5. what the run left: a report, the journal with every sign-off, the new CA in place
 rd=$(ls -d "$tmp/journal"/*-screen-test 2>/dev/null | head -1)
 if [ -z "$rd" ] || [ ! -s "$rd/report.md" ] || [ ! -s "$rd/report.json" ]; then
 	bad "run: no report.md/report.json in $tmp/journal"
