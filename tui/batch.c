@@ -71,6 +71,8 @@ static void on_started(void *ctx, const struct plan_step *s, char *const *argv)
 	if (argv) {
 		char *cmd = argv_display(argv);
 		out(pr, s, "        $ %s\n", cmd);
+		if (s->batch)
+			out(pr, s, "        (its part of the shared command above, where the agents can share one)\n");
 		free(cmd);
 	} else if (s->kind == STEP_SERVICE) {
 		char *svc = strv_join(s->services, ", ");
