@@ -678,6 +678,8 @@ static cw_status walk(const char *fs, const char *logical, struct mlist *out, ui
 	return s;
 }
 
+static int empty_dir(const char *path);
+
 /* rm -rf, not following symlinks. */
 static int rm_tree(const char *path)
 {
@@ -686,24 +688,7 @@ static int rm_tree(const char *path)
 		return errno == ENOENT ? 0 : -1;
 	if (!S_ISDIR(st.st_mode))
 		return unlink(path);
-	DIR *d = opendir(path);
-	if (!d)
-		return -1;
-	char **names = NULL;
-	struct dirent *de;
-	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-			strv_push(&names, de->d_name);
-	closedir(d);
-	int r = 0;
-	for (size_t i = 0; names && names[i]; i++) {
-		char *c = path_join(path, names[i]);
-		if (rm_tree(c) != 0)
-			r = -1;
-		free(c);
-	}
-	strv_free(names);
-	return r == 0 ? rmdir(path) : -1;
+	return empty_dir(path) == 0 ? rmdir(path) : -1;
 }
 
 /* Remove what a directory holds, keep the directory (a mount point cannot be moved). */
@@ -933,18 +918,11 @@ static cw_status write_new_file(const char *path, const char *data, size_t len,
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return cw_error_set(err, CW_EIO, "cannot create %s: %s", path, strerror(errno));
-	size_t off = 0;
-	while (off < len) {
-		ssize_t n = write(fd, data + off, len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int e = errno;
-			close(fd);
-			unlink(path);
-			return cw_error_set(err, CW_EIO, "cannot write %s: %s", path, strerror(e));
-		}
-		off += (size_t)n;
+	if (write_all(fd, data, len) != 0) {
+		int e = errno;
+		close(fd);
+		unlink(path);
+		return cw_error_set(err, CW_EIO, "cannot write %s: %s", path, strerror(e));
 	}
 	if (fsync(fd) != 0 || close(fd) != 0) {
 		int e = errno;

@@ -337,6 +337,28 @@ static void md_kv(struct strbuf *sb, const char *k, const char *v)
 	strbuf_adds(sb, "\n");
 }
 
+/* A section of journal entries: step, host, who, when, and their note. */
+static void entry_table(struct strbuf *out, const char *title, const char *who_col, const char *note_col,
+			const struct journal_entry *const *entries, size_t n)
+{
+	if (!n)
+		return;
+	char t1[32];
+	strbuf_addf(out, "\n## %s\n\n", title);
+	const char *const cols[] = {"Step", "Host", who_col, "When", note_col, NULL};
+	md_header(out, cols);
+	for (size_t i = 0; i < n; i++) {
+		const struct journal_entry *e = entries[i];
+		md_row_start(out);
+		md_cell(out, e->step);
+		md_cell(out, e->host);
+		md_cell(out, e->who);
+		md_cell(out, time_str(e->time, t1));
+		md_cell(out, e->note);
+		strbuf_adds(out, "\n");
+	}
+}
+
 static bool backup_verified(const struct rbackup *b)
 {
 	return b->outcome && (strcmp(b->outcome, "verified") == 0 || strcmp(b->outcome, "ok") == 0);
@@ -394,36 +416,8 @@ static void markdown(const struct model *m, struct strbuf *out)
 		}
 	}
 
-	if (m->nskips) {
-		strbuf_adds(out, "\n## Skipped steps\n\n");
-		static const char *const cols[] = { "Step", "Host", "Skipped by", "When", "Reason", NULL };
-		md_header(out, cols);
-		for (size_t i = 0; i < m->nskips; i++) {
-			const struct journal_entry *e = m->skips[i];
-			md_row_start(out);
-			md_cell(out, e->step);
-			md_cell(out, e->host);
-			md_cell(out, e->who);
-			md_cell(out, time_str(e->time, t1));
-			md_cell(out, e->note);
-			strbuf_adds(out, "\n");
-		}
-	}
-	if (m->nmanuals) {
-		strbuf_adds(out, "\n## Manual steps\n\n");
-		static const char *const cols[] = { "Step", "Host", "Done by", "When", "Note", NULL };
-		md_header(out, cols);
-		for (size_t i = 0; i < m->nmanuals; i++) {
-			const struct journal_entry *e = m->manuals[i];
-			md_row_start(out);
-			md_cell(out, e->step);
-			md_cell(out, e->host);
-			md_cell(out, e->who);
-			md_cell(out, time_str(e->time, t1));
-			md_cell(out, e->note);
-			strbuf_adds(out, "\n");
-		}
-	}
+	entry_table(out, "Skipped steps", "Skipped by", "Reason", m->skips, m->nskips);
+	entry_table(out, "Manual steps", "Done by", "Note", m->manuals, m->nmanuals);
 	if (m->npairs) {
 		strbuf_adds(out, "\n## Certificates and CA: before → after\n\n");
 		static const char *const cols[] = { "What", "Host", "Before", "After", NULL };

@@ -58,6 +58,18 @@ static bool service_name_ok(const char *name)
 	return true;
 }
 
+/* What every service request needs: a host, a backend, and a service with a valid name. */
+static cw_status check_request(const struct service_ctx *c, const struct service_def *def, struct cw_error *err)
+{
+	if (!c || !c->t || !c->backend || !def)
+		return cw_error_set(err, CW_EINVAL, "service: missing host, backend or service");
+	if (!service_name_ok(def->name))
+		return cw_error_set(err, CW_EINVAL,
+				    "invalid service name \"%s\": letters, digits and ._@:+- only",
+				    def->name ? def->name : "");
+	return CW_OK;
+}
+
 /* Replace every literal "${service}" in tmpl; nothing else is a variable. */
 static char *subst_service(const char *tmpl, const char *service)
 {
@@ -501,12 +513,9 @@ static cw_status probe_service(const struct service_ctx *c, const struct service
 	pr->st.state = SERVICE_UNKNOWN;
 	pr->st.port_open = -1;
 	pr->st.cert_current = -1;
-	if (!c || !c->t || !c->backend || !def)
-		return cw_error_set(err, CW_EINVAL, "service: missing host, backend or service");
-	if (!service_name_ok(def->name))
-		return cw_error_set(err, CW_EINVAL,
-				    "invalid service name \"%s\": letters, digits and ._@:+- only",
-				    def->name ? def->name : "");
+	cw_status bad = check_request(c, def, err);
+	if (bad)
+		return bad;
 
 	struct strbuf d;
 	strbuf_init(&d);
@@ -662,12 +671,9 @@ static cw_status control(const struct service_ctx *c, const struct service_def *
 	const char *action = act == ACT_START ? "start" : "stop";
 	bool want_up = act == ACT_START;
 
-	if (!c || !c->t || !c->backend || !def)
-		return cw_error_set(err, CW_EINVAL, "service: missing host, backend or service");
-	if (!service_name_ok(def->name))
-		return cw_error_set(err, CW_EINVAL,
-				    "invalid service name \"%s\": letters, digits and ._@:+- only",
-				    def->name ? def->name : "");
+	cw_status bad = check_request(c, def, err);
+	if (bad)
+		return bad;
 	char **argv = service_argv(c->backend, action, def->name);
 	if (!argv)
 		return cw_error_set(err, CW_ECONFIG, "no %s command for %s (backend %s)", action,

@@ -520,19 +520,9 @@ cw_status ssh_known_hosts_add(const char *known_hosts_path, const char *host, in
 	char *name = known_name(host, port);
 	char *b64 = b64_encode(key, keylen);
 	char *line = xasprintf("%s%s %s %s\n", need_nl ? "\n" : "", name, tname, b64);
-	size_t len = strlen(line), off = 0;
 	cw_status s = CW_OK;
-	while (off < len) {
-		ssize_t w = write(fd, line + off, len - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			s = cw_error_set(err, CW_EIO, "cannot write %s: %s", known_hosts_path,
-					 strerror(errno));
-			break;
-		}
-		off += (size_t)w;
-	}
+	if (write_all(fd, line, strlen(line)) != 0)
+		s = cw_error_set(err, CW_EIO, "cannot write %s: %s", known_hosts_path, strerror(errno));
 	if (s == CW_OK && fsync(fd) != 0)
 		s = cw_error_set(err, CW_EIO, "cannot write %s: %s", known_hosts_path,
 				 strerror(errno));

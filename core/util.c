@@ -258,6 +258,24 @@ cw_status file_read(const char *path, size_t max, char **data, size_t *len, stru
 	return CW_OK;
 }
 
+int write_all(int fd, const char *data, size_t len)
+{
+	size_t off = 0;
+	while (off < len) {
+		ssize_t n = write(fd, data + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0) {
+			errno = EIO;
+			return -1;
+		}
+		off += (size_t)n;
+	}
+	return 0;
+}
+
 cw_status file_write_atomic(const char *path, const char *data, size_t len, mode_t mode,
 			    struct cw_error *err)
 {
@@ -268,19 +286,12 @@ cw_status file_write_atomic(const char *path, const char *data, size_t len, mode
 		free(tmp);
 		return s;
 	}
-	size_t off = 0;
-	while (off < len) {
-		ssize_t n = write(fd, data + off, len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int e = errno;
-			close(fd);
-			unlink(tmp);
-			free(tmp);
-			return cw_error_set(err, CW_EIO, "cannot write %s: %s", path, strerror(e));
-		}
-		off += (size_t)n;
+	if (write_all(fd, data, len) != 0) {
+		int e = errno;
+		close(fd);
+		unlink(tmp);
+		free(tmp);
+		return cw_error_set(err, CW_EIO, "cannot write %s: %s", path, strerror(e));
 	}
 	if (fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0) {
 		int e = errno;

@@ -47,6 +47,8 @@ char *strbuf_detach(struct strbuf *sb);
 
 /* Read a whole file (at most max bytes; more is CW_EIO). *data is NUL-terminated. */
 cw_status file_read(const char *path, size_t max, char **data, size_t *len, struct cw_error *err);
+/* Write all len bytes to fd (retrying short writes and EINTR): 0, or -1 with errno set. */
+int write_all(int fd, const char *data, size_t len);
 /* Write via a temporary file in the same directory, fsync, rename. */
 cw_status file_write_atomic(const char *path, const char *data, size_t len, mode_t mode,
 			    struct cw_error *err);

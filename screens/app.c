@@ -544,33 +544,6 @@ static void drain(struct app *a)
 
 /* ====================================================================== dialogs */
 
-struct tui_rect app_dialog_box(WINDOW *w, struct tui_rect r, int width, int body_rows, const char *title,
-			       const char *hint, bool destructive)
-{
-	if (width > r.w - 2)
-		width = r.w - 2;
-	if (body_rows > r.h - 4)
-		body_rows = r.h - 4;
-	struct tui_rect b = tui_rect_center(r, body_rows + 4, width);
-	tui_fill(w, b, A_NORMAL);
-	tui_box(w, b, destructive ? term_style(TUI_FAIL) : A_NORMAL);
-	if (title) {
-		mvwaddch(w, b.y, b.x + 2, ' ');
-		int tw = tui_puts(w, b.y, b.x + 3, b.w - 6, term_style(destructive ? TUI_DESTRUCTIVE : TUI_TITLE), title);
-		mvwaddch(w, b.y, b.x + 3 + tw, ' ');
-	}
-	if (hint) {
-		int hw = tui_text_width(hint);
-		if (hw > b.w - 6)
-			hw = b.w - 6;
-		int hx = b.x + b.w - 3 - hw;
-		mvwaddch(w, b.y + b.h - 1, hx - 1, ' ');
-		tui_puts(w, b.y + b.h - 1, hx, hw, term_style(TUI_DIM), hint);
-		mvwaddch(w, b.y + b.h - 1, hx + hw, ' ');
-	}
-	return (struct tui_rect){b.y + 2, b.x + 2, b.h - 4, b.w - 4};
-}
-
 static int dialog_width(struct tui_rect r)
 {
 	int w = r.w - 8;
@@ -615,7 +588,7 @@ void app_prompt_draw(struct app_prompt *p, WINDOW *w, struct tui_rect r)
 		rows = 0;
 	char hint[64];
 	snprintf(hint, sizeof hint, "Enter accept %s Esc cancel", tui_glyph(TUI_G_DOT));
-	struct tui_rect in = app_dialog_box(w, r, width, rows + 3, p->title, hint, false);
+	struct tui_rect in = tui_dialog_box(w, r, width, rows + 3, p->title, hint, false);
 	tui_wrap_draw(w, (struct tui_rect){in.y, in.x, rows, in.w}, A_NORMAL, p->text);
 	tui_field_draw(&p->field, w, (struct tui_rect){in.y + rows + 1, in.x, 2, in.w});
 }
@@ -989,7 +962,7 @@ static void draw(struct app *a)
 		int rows = tui_wrap_rows(a->msg_text, width - 4);
 		if (rows > full.h - 8)
 			rows = full.h - 8;
-		struct tui_rect mi = app_dialog_box(stdscr, full, width, rows, a->msg_title, "any key closes",
+		struct tui_rect mi = tui_dialog_box(stdscr, full, width, rows, a->msg_title, "any key closes",
 						    a->msg_destructive);
 		tui_wrap_draw(stdscr, (struct tui_rect){mi.y, mi.x, rows, mi.w}, A_NORMAL, a->msg_text);
 	}

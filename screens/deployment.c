@@ -112,7 +112,7 @@ static void draw(struct app *a, WINDOW *w, struct tui_rect r)
 		int n = (int)s->profiles.n;
 		char hint[64];
 		snprintf(hint, sizeof hint, "Enter use %s Esc cancel", tui_glyph(TUI_G_DOT));
-		struct tui_rect in = app_dialog_box(w, r, r.w - 4, n + 2, "Deployment profile", hint, false);
+		struct tui_rect in = tui_dialog_box(w, r, r.w - 4, n + 2, "Deployment profile", hint, false);
 		tui_puts(w, in.y, in.x, in.w, A_NORMAL, "Which Puppet is installed on this host?");
 		tui_list_draw(&s->profiles, w, (struct tui_rect){in.y + 2, in.x, in.h - 2, in.w});
 	}

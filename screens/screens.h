@@ -131,11 +131,6 @@ void app_prompt_draw(struct app_prompt *p, WINDOW *w, struct tui_rect r);
 /* SELECT: accepted (the value is tui_field_value(&p->field)); BACK: cancelled. Modal. */
 int app_prompt_key(struct app_prompt *p, int key);
 
-/* A bordered dialog box centred in r with title and a hint in the border; returns the
- * inside. body_rows: what the body needs. */
-struct tui_rect app_dialog_box(WINDOW *w, struct tui_rect r, int width, int body_rows, const char *title,
-			       const char *hint, bool destructive);
-
 /* ---- the shared state ---- */
 struct app_event;
 

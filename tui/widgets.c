@@ -1610,11 +1610,9 @@ int tui_checklist_key(struct tui_checklist *c, int key)
 
 /* ====================================================================== dialogs */
 
-/* A bordered box centred in r with the title in its top border and a hint in its bottom
- * border; returns the area inside (one column of margin). text_rows is what the body
- * needs; the box is as tall as that plus extra rows, and at most r.h. */
-static struct tui_rect dialog_box(WINDOW *w, struct tui_rect r, int width, int body_rows,
-				  const char *title, const char *hint, bool destructive)
+/* (widgets.h) */
+struct tui_rect tui_dialog_box(WINDOW *w, struct tui_rect r, int width, int body_rows, const char *title,
+			       const char *hint, bool destructive)
 {
 	if (width > r.w - 2)
 		width = r.w - 2;
@@ -1681,7 +1679,7 @@ void tui_confirm_draw(struct tui_confirm *c, WINDOW *w, struct tui_rect r)
 		rows = 0;
 	char hint[64];
 	snprintf(hint, sizeof hint, "y yes %s n no %s Esc cancel", tui_glyph(TUI_G_DOT), tui_glyph(TUI_G_DOT));
-	struct tui_rect in = dialog_box(w, r, width, rows + 2, c->title, hint, c->destructive);
+	struct tui_rect in = tui_dialog_box(w, r, width, rows + 2, c->title, hint, c->destructive);
 	tui_wrap_draw(w, (struct tui_rect){in.y, in.x, rows, in.w}, A_NORMAL, c->text);
 	int by = in.y + in.h - 1;
 	int bx = in.x + (in.w - 7 - 3 - 6) / 2;
@@ -1768,7 +1766,7 @@ void tui_typed_confirm_draw(struct tui_typed_confirm *t, WINDOW *w, struct tui_r
 		rows = 0;
 	char hint[64];
 	snprintf(hint, sizeof hint, "Enter confirm %s Esc cancel", tui_glyph(TUI_G_DOT));
-	struct tui_rect in = dialog_box(w, r, width, rows + 4, t->title, hint, true);
+	struct tui_rect in = tui_dialog_box(w, r, width, rows + 4, t->title, hint, true);
 	tui_wrap_draw(w, (struct tui_rect){in.y, in.x, rows, in.w}, A_NORMAL, t->text);
 	int y = in.y + rows + 1;
 	int x = tui_puts(w, y, in.x, in.w, A_NORMAL, "Type ");
@@ -1841,7 +1839,7 @@ void tui_help_draw(struct tui_help *h, WINDOW *w, struct tui_rect r)
 			 tui_glyph(TUI_G_DOWN), tui_glyph(TUI_G_DOT));
 	else
 		snprintf(hint, sizeof hint, "any key closes");
-	struct tui_rect in = dialog_box(w, r, width, body, h->title ? h->title : "Help", hint, false);
+	struct tui_rect in = tui_dialog_box(w, r, width, body, h->title ? h->title : "Help", hint, false);
 	int row = 0; /* row of the whole help text */
 	for (size_t i = 0; i < h->n; i++) {
 		const struct tui_help_entry *e = &h->entries[i];

@@ -261,6 +261,13 @@ int tui_checklist_key(struct tui_checklist *c, int key);
 const char *tui_step_box(enum tui_step_state s);
 const char *tui_step_word(enum tui_step_state s);
 
+/* ---- dialogs ---- */
+/* A bordered box centred in r with the title in its top border and a hint in its bottom
+ * border (red when destructive); returns the area inside (one column of margin). body_rows
+ * is what the body needs; the box is that plus four rows, at most r.h. */
+struct tui_rect tui_dialog_box(WINDOW *w, struct tui_rect r, int width, int body_rows, const char *title,
+			       const char *hint, bool destructive);
+
 /* ---- confirm dialog (y/n) ---- */
 struct tui_confirm {
 	char *title, *text; /* owned */
