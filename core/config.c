@@ -308,6 +308,7 @@ static void backend_done(struct service_backend *b)
 	strv_free(b->start);
 	strv_free(b->stop);
 	strv_free(b->status);
+	free(b->puppet);
 }
 
 void site_done(struct site *s)
@@ -580,6 +581,14 @@ const char *dialect_str(enum dialect d)
 	return d == DIALECT_LEGACY ? "legacy" : "modern";
 }
 
+const char *profile_tool(const struct profile *p, const char *name)
+{
+	for (size_t i = 0; p && p->tools && p->tools[i]; i++)
+		if (strcmp(strrchr(p->tools[i], '/') + 1, name) == 0)
+			return p->tools[i];
+	return name;
+}
+
 const struct service_def *profile_service(const struct profile *p, const char *name)
 {
 	for (size_t i = 0; i < p->nservices; i++)
@@ -605,6 +614,7 @@ void profile_free(struct profile *p)
 	free(p->title);
 	free(p->flavour);
 	strv_free(p->detect_paths);
+	strv_free(p->tools);
 	free(p->version_file);
 	vars_done(&p->vars);
 	backend_done(&p->backend);
@@ -682,7 +692,7 @@ static cw_status load_services(struct ld *l, config_setting_t *svc, struct profi
 cw_status profile_load(const char *path, struct profile **out, struct cw_error *err)
 {
 	static const char *const keys[] = {"name", "title", "flavour", "dialect", "detect", "vars",
-					   "services", NULL};
+					   "services", "tools", NULL};
 	static const char *const dkeys[] = {"paths", "version_file", "min_major", "max_major", NULL};
 	static const char *const required_vars[] = {"confdir", "ssldir", "cadir", "client_datadir", NULL};
 	config_t cfg;
@@ -733,6 +743,19 @@ cw_status profile_load(const char *path, struct profile **out, struct cw_error *
 		}
 	if ((st = get_group(&l, root, "services", true, &g)) || (st = load_services(&l, g, p)))
 		goto out;
+	if ((st = get_strv(&l, root, "tools", false, &p->tools, NULL)))
+		goto out;
+	for (size_t i = 0; p->tools && p->tools[i]; i++) {
+		const char *slash = strrchr(p->tools[i], '/');
+		if (p->tools[i][0] != '/' || !slash[1]) {
+			st = bad(&l, config_setting_get_member(root, "tools"),
+				 "tools lists the absolute paths of Puppet's commands (\"/opt/puppetlabs/bin/puppet\"), "
+				 "found \"%s\"", p->tools[i]);
+			goto out;
+		}
+	}
+	if (strcmp(profile_tool(p, "puppet"), "puppet") != 0)
+		p->backend.puppet = xstrdup(profile_tool(p, "puppet"));
 	st = CW_OK;
 out:
 	free(dialect);
@@ -800,6 +823,7 @@ static void step_done(struct step_tmpl *s)
 	free(s->manual_windows);
 	free(s->service_action);
 	free(s->service_group);
+	free(s->until);
 	free(s->ok_exit[0]);
 	free(s->ok_exit[1]);
 	for (size_t i = 0; i < s->nrequire; i++)
@@ -955,7 +979,7 @@ static cw_status load_step(struct ld *l, config_setting_t *e, const char *const 
 	static const char *const keys[] = {"id", "title", "explain", "undo", "role", "each", "when",
 					   "run", "manual", "manual_windows", "service", "backup",
 					   "destructive", "ok_exit", "timeout", "require", "verify",
-					   "ca_signs_alt_names", "batch", NULL};
+					   "ca_signs_alt_names", "batch", "until", NULL};
 	cw_status st;
 	memset(s, 0, sizeof *s);
 	s->line = line_of(e);
@@ -971,6 +995,7 @@ static cw_status load_step(struct ld *l, config_setting_t *e, const char *const 
 	    (st = get_bool(l, e, "destructive", &s->destructive, NULL)) ||
 	    (st = get_bool(l, e, "ca_signs_alt_names", &s->ca_signs_alt_names, NULL)) ||
 	    (st = get_bool(l, e, "batch", &s->batch, NULL)) ||
+	    (st = get_str(l, e, "until", false, &s->until)) ||
 	    (st = get_int(l, e, "timeout", 1, 86400, &s->timeout_s)))
 		return st;
 	if (!strv_contains((char *const *)roles, s->role))

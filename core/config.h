@@ -31,12 +31,18 @@ struct profile {
 	char *version_file;           /* Ruby file holding PUPPETVERSION */
 	int min_major, max_major;     /* Puppet major versions this profile is for (0: any) */
 	struct vars vars;             /* confdir, ssldir, cadir, client_datadir, ... */
+	/* Added: where this flavour keeps its commands when they are not on a plain PATH (AIO:
+	 * /opt/puppetlabs/bin/puppet, ...): absolute paths; a command named by its last part runs
+	 * from there. NULL: every command as named. */
+	char **tools;
 	struct service_backend backend;
 	struct service_def *services; size_t nservices;
 	struct service_group *groups; size_t ngroups;
 };
 
 const struct service_def *profile_service(const struct profile *p, const char *name);
+/* The command to run for a tool name: the profile's path for it, else the name itself. */
+const char *profile_tool(const struct profile *p, const char *name);
 const struct service_group *profile_group(const struct profile *p, const char *name);
 
 /* ---- procedures: phases of steps, as data ---- */
@@ -104,6 +110,7 @@ struct step_tmpl {
 	bool batch;            /* each = agent, off the agents: one command may serve many agents */
 	int *ok_exit[2]; size_t nok[2]; /* by dialect; default {0} */
 	int timeout_s;
+	char *until;           /* the command serves until stopped: stop it once its output shows this */
 	struct check_tmpl *require; size_t nrequire;
 	struct check_tmpl *verify; size_t nverify;
 	int line;

@@ -520,7 +520,7 @@ static bool run_checks(struct exec *ex, const struct plan_check *cs, size_t n, c
 static cw_status run_command(struct exec *ex, const struct plan_step *s, char *const *argv, const size_t *peers,
 			     size_t npeers, struct step_result *r, struct out_ctx *oc, struct cw_error *err)
 {
-	struct runner_opts ro = {.timeout_s = s->timeout_s, .out = on_output, .ctx = oc};
+	struct runner_opts ro = {.timeout_s = s->timeout_s, .out = on_output, .ctx = oc, .until = s->until};
 	struct runner_job *job;
 	cw_status st = runner_start(ex->transports[s->host], argv, &ro, &job, err);
 	if (st)
@@ -725,6 +725,14 @@ static cw_status step_begin(struct exec *ex, size_t i, struct out_ctx *oc, bool 
 /* Judge a finished command by the step's success exit codes. */
 static cw_status judge_exit(const struct plan_step *s, struct step_result *r, const char *what)
 {
+	if (s->until) { /* a server run until it says it serves: its exit is certwiz's doing */
+		if (r->proc.until_seen) {
+			strv_push_owned(&r->checks, xasprintf("ok output: %s printed \"%s\" and was stopped", what, s->until));
+			return CW_OK;
+		}
+		set_detail(r, "%s ended (exit %d) before it printed \"%s\"", what, r->proc.exit_code, s->until);
+		return CW_EEXEC;
+	}
 	if (ok_exit(s, r->proc.exit_code)) {
 		strv_push_owned(&r->checks, xasprintf("ok exit: %s exited with %d", what, r->proc.exit_code));
 		return CW_OK;

@@ -390,6 +390,7 @@ static void step_free(struct plan_step *s)
 	strv_free(s->services);
 	strv_free(s->backup_paths);
 	free(s->confirm);
+	free(s->until);
 	free(s->ok_exit);
 	for (size_t i = 0; i < s->nrequire; i++)
 		check_free(&s->require[i]);
@@ -397,6 +398,17 @@ static void step_free(struct plan_step *s)
 	for (size_t i = 0; i < s->nverify; i++)
 		check_free(&s->verify[i]);
 	free(s->verify);
+}
+
+static void resolve_tool(const struct profile *prof, char **argv)
+{
+	if (!argv || !argv[0])
+		return;
+	const char *path = profile_tool(prof, argv[0]);
+	if (path != argv[0] && strcmp(path, argv[0]) != 0) {
+		free(argv[0]);
+		argv[0] = xstrdup(path);
+	}
 }
 
 static cw_status add_step(struct plan *p, const struct plan_input *in, const struct step_tmpl *t,
@@ -422,6 +434,7 @@ static cw_status add_step(struct plan *p, const struct plan_input *in, const str
 	s->destructive = t->destructive;
 	s->batch = t->batch;
 	s->timeout_s = t->timeout_s ? t->timeout_s : (in->site ? in->site->command_timeout : 900);
+	s->until = t->until ? xstrdup(t->until) : NULL;
 	if (t->nok[p->dialect]) {
 		s->nok = t->nok[p->dialect];
 		s->ok_exit = xmalloc(s->nok * sizeof *s->ok_exit);
@@ -503,6 +516,12 @@ static cw_status add_step(struct plan *p, const struct plan_input *in, const str
 	    (st = expand_checks(p, &ctx, t->verify, t->nverify, run_host, target, t->id, &s->verify,
 				&s->nverify, err)))
 		goto out;
+	/* Puppet's commands from where this flavour keeps them (AIO: /opt/puppetlabs/bin). */
+	resolve_tool(in->profile, s->argv);
+	for (size_t i = 0; i < s->nrequire; i++)
+		resolve_tool(in->profile, s->require[i].argv);
+	for (size_t i = 0; i < s->nverify; i++)
+		resolve_tool(in->profile, s->verify[i].argv);
 out:
 	vars_done(&ctx);
 	return st;
@@ -754,7 +773,12 @@ void plan_format_step(const struct plan *p, const struct plan_step *s, bool brie
 		char *cmd = argv_display(s->argv);
 		strbuf_addf(out, "         $ %s\n", cmd);
 		free(cmd);
-		if (s->nok > 1 || s->ok_exit[0] != 0) {
+		if (s->until) {
+			char *line = xasprintf("success: it prints \"%s\"; certwiz then stops it (as Ctrl-C would)",
+					       s->until);
+			wrap(out, "         ", line, 78);
+			free(line);
+		} else if (s->nok > 1 || s->ok_exit[0] != 0) {
 			strbuf_adds(out, "         success: exit code");
 			for (size_t i = 0; i < s->nok; i++)
 				strbuf_addf(out, "%s %d", i ? "," : "", s->ok_exit[i]);

@@ -58,6 +58,7 @@ struct plan_step {
 	char *confirm;         /* destructive: the word the operator types (a certname) */
 	int *ok_exit; size_t nok;
 	int timeout_s;
+	char *until;           /* STEP_RUN: stopped once its output shows this text; success is seeing it */
 	struct plan_check *require; size_t nrequire;
 	struct plan_check *verify; size_t nverify;
 };

@@ -42,6 +42,10 @@ struct runner_job {
 	enum kill_stage kill;
 	bool timed_out, cancelled, done;
 	struct proc_result res;
+	char *until;           /* text that ends the command (opts.until), owned; NULL: none */
+	char *tail;            /* the last strlen(until) - 1 bytes of output, to find it across chunks */
+	size_t ntail;
+	bool until_seen;
 	cw_status status;      /* CW_OK, or the transport's failure */
 	struct cw_error err;
 };
@@ -68,6 +72,10 @@ cw_status runner_start(struct transport *t, char *const *argv, const struct runn
 	job->out = o ? o->out : NULL;
 	job->ctx = o ? o->ctx : NULL;
 	job->what = xstrdup(argv[0]);
+	if (o && o->until && *o->until) {
+		job->until = xstrdup(o->until);
+		job->tail = xmalloc(strlen(o->until));
+	}
 	job->timeout_s = o && o->timeout_s > 0 ? o->timeout_s : 0;
 	job->grace_ms = o && o->kill_grace_ms > 0 ? o->kill_grace_ms : DEFAULT_GRACE_MS;
 	job->start_ms = now_ms();
@@ -104,6 +112,29 @@ static void send_kill(struct runner_job *job, bool hard, int64_t now)
 	}
 }
 
+/* Output goes to the caller's function; with `until`, it is also searched for that text (which
+ * may arrive split across chunks: the end of the previous chunk is kept). */
+static void job_output(void *ctx, int stream, const char *data, size_t len)
+{
+	struct runner_job *job = ctx;
+	if (job->out)
+		job->out(job->ctx, stream, data, len);
+	if (!job->until || job->until_seen)
+		return;
+	size_t ulen = strlen(job->until), keep = ulen - 1;
+	char *buf = xmalloc(job->ntail + len + 1);
+	memcpy(buf, job->tail, job->ntail);
+	memcpy(buf + job->ntail, data, len);
+	size_t n = job->ntail + len;
+	buf[n] = '\0';
+	if (memmem(buf, n, job->until, ulen))
+		job->until_seen = true;
+	size_t k = n < keep ? n : keep;
+	memcpy(job->tail, buf + n - k, k);
+	job->ntail = k;
+	free(buf);
+}
+
 bool runner_step(struct runner_job *job)
 {
 	if (job->done)
@@ -129,7 +160,10 @@ bool runner_step(struct runner_job *job)
 	bool ended = false;
 	struct proc_result res;
 	memset(&res, 0, sizeof res);
-	cw_status s = job->t->ops->pump(job->t, job->p, job->out, job->ctx, &ended, &res, &job->err);
+	cw_status s = job->t->ops->pump(job->t, job->p, job_output, job, &ended, &res, &job->err);
+	/* Seen what it was run for: stop it, as an operator would with Ctrl-C. */
+	if (s == CW_OK && !ended && job->until_seen && job->kill == KILL_NONE)
+		send_kill(job, false, now_ms());
 	if (s != CW_OK) {
 		job->status = s;
 		job->done = true;
@@ -149,6 +183,7 @@ bool runner_step(struct runner_job *job)
 	if (job->done) {
 		job->res.timed_out = job->timed_out;
 		job->res.cancelled = job->cancelled;
+		job->res.until_seen = job->until_seen;
 	}
 	return job->done;
 }
@@ -247,6 +282,8 @@ cw_status runner_finish(struct runner_job *job, struct proc_result *res, struct 
 	if (job->wake_fd >= 0)
 		close(job->wake_fd);
 	free(job->what);
+	free(job->until);
+	free(job->tail);
 	free(job);
 	return s;
 }

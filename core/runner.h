@@ -12,6 +12,9 @@ struct runner_opts {
 	/* Added: how long a command has between SIGTERM and SIGKILL once it timed out or was
 	 * cancelled (0: 5000 ms). Zero-initialised options keep the documented 5 s grace. */
 	int kill_grace_ms;
+	/* Added: a command that serves until stopped (`puppet master --no-daemonize`): once its
+	 * output shows this text it is stopped (SIGTERM) and res.until_seen is set. NULL: none. */
+	const char *until;
 };
 
 struct runner_job;

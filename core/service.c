@@ -156,9 +156,8 @@ static enum service_state sysv_judge(int exit_code, const char *out)
 
 static char **presource_argv(const struct service_backend *b, int act, const char *service)
 {
-	(void)b;
 	char **argv = NULL;
-	strv_push(&argv, "puppet");
+	strv_push(&argv, b->puppet ? b->puppet : "puppet");
 	strv_push(&argv, "resource");
 	strv_push(&argv, "service");
 	strv_push(&argv, service);

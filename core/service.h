@@ -23,6 +23,7 @@ enum service_backend_kind {
 struct service_backend {
 	enum service_backend_kind kind;
 	char **start, **stop, **status; /* strv templates (BACKEND_COMMAND only); owned */
+	char *puppet;                   /* puppet-resource: the puppet command (NULL: "puppet"); owned */
 };
 cw_status service_backend_parse(const char *name, enum service_backend_kind *kind,
 				struct cw_error *err);

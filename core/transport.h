@@ -17,6 +17,7 @@ struct proc_result {
 	char signal_name[32];   /* e.g. "TERM" (SSH exit-signal), "" if none */
 	bool timed_out;         /* the runner killed it after its timeout */
 	bool cancelled;         /* the runner killed it on request */
+	bool until_seen;        /* its output showed the runner's `until` text (then it was stopped) */
 };
 
 /* Receives a command's output as it arrives. stream: 1 stdout, 2 stderr. */

@@ -22,17 +22,29 @@ DEFAULT_AGENTS=2
 # shellcheck disable=SC2034 # used by up
 MAX_AGENTS=200  # addresses 127.0.0.11 .. 127.0.0.210
 PACKAGES=(puppet-agent puppetserver ruby-puppetserver-ca-cli openssh-server default-jre-headless)
+# Puppet releases a host can run.  7 is this machine's own (Debian 12); the others run
+# from a root of their Debian release built once under $STATE/roots (mmdebstrap).
+RELEASES="5 7 8"
+DEFAULT_RELEASE=7
+declare -gA RELEASE_SUITE=([5]=bullseye [8]=trixie)
+declare -gA RELEASE_PACKAGES=([5]=puppet,puppet-master [8]=puppet-agent,puppetserver,ruby-puppetserver-ca-cli)
+# Tools each root must have, and the Puppet tools a host of that release gets.
+declare -gA RELEASE_TOOLS=([5]="puppet facter" [7]="puppet facter puppetserver" [8]="puppet facter puppetserver")
 # Small tools the scripts call; package that provides each.
 TOOLS=(curl:curl openssl:openssl ss:iproute2 ps:procps flock:util-linux
        unshare:util-linux nsenter:util-linux setsid:util-linux tar:tar)
 
 # Directories of a host that make up its Puppet state (relative to the host's
 # fs/ tree and to /).  These are what the pristine snapshot holds.
+# Two layouts: Debian's packages (confdir /etc/puppet) and Puppet's AIO packages
+# (/etc/puppetlabs, /opt/puppetlabs); see layout_path for the paths of each.
 PUPPET_DIRS_AGENT=(etc/puppet var/lib/puppet var/cache/puppet)
 PUPPET_DIRS_PRIMARY=(etc/puppet var/lib/puppet var/cache/puppet var/lib/puppetserver)
+PUPPET_DIRS_AIO=(etc/puppetlabs opt/puppetlabs/puppet/cache)
 # Logs are bind-mounted too but never snapshotted or restored.
 LOG_DIRS_AGENT=(var/log/puppet)
 LOG_DIRS_PRIMARY=(var/log/puppet var/log/puppetserver)
+LOG_DIRS_AIO=(var/log/puppetlabs)
 
 T0=${T0:-$(date +%s.%N)}
 
@@ -92,17 +104,53 @@ host_addr() {
 }
 host_dir() { echo "$STATE/hosts/$1"; }
 host_fs() { echo "$STATE/hosts/$1/fs"; }
-host_ssldir() { echo "$STATE/hosts/$1/fs/var/lib/puppet/ssl"; }
+
+# The sandbox's layout (debian | aio) and each host's Puppet release, as `up` chose them.
+sandbox_layout() { if [ -r "$STATE/layout" ]; then cat "$STATE/layout"; else echo debian; fi; }
+host_release() {
+	if [ -r "$STATE/hosts/$1/release" ]; then cat "$STATE/hosts/$1/release"; else echo "$DEFAULT_RELEASE"; fi
+}
+server_release() { host_release "$PRIMARY"; }
+# layout_path LAYOUT RELEASE WHAT: a Puppet path as that layout and release have it.
+layout_path() {
+	case "$1:$3" in
+	debian:confdir) echo /etc/puppet ;;
+	debian:ssldir) echo /var/lib/puppet/ssl ;;
+	debian:cadir) echo /etc/puppet/puppetserver/ca ;;
+	debian:vardir) echo /var/cache/puppet ;;
+	debian:rundir) echo /run/puppet ;;
+	debian:logdir) echo /var/log/puppet ;;
+	debian:serverconf) echo /etc/puppet/puppetserver ;;
+	debian:bindir) echo /usr/bin ;;
+	aio:confdir) echo /etc/puppetlabs/puppet ;;
+	aio:ssldir) echo /etc/puppetlabs/puppet/ssl ;;
+	aio:cadir) if [ "$2" -le 5 ]; then echo /etc/puppetlabs/puppet/ssl/ca; else echo /etc/puppetlabs/puppetserver/ca; fi ;;
+	aio:vardir) echo /opt/puppetlabs/puppet/cache ;;
+	aio:rundir) echo /var/run/puppetlabs ;;
+	aio:logdir) echo /var/log/puppetlabs/puppet ;;
+	aio:serverconf) echo /etc/puppetlabs/puppetserver ;;
+	aio:bindir) echo /opt/puppetlabs/bin ;;
+	*) die "layout_path: no '$3' in layout '$1'" ;;
+	esac
+}
+host_path() { layout_path "$(sandbox_layout)" "$(host_release "$1")" "$2"; }
+host_ssldir() { echo "$(host_fs "$1")$(host_path "$1" ssldir)"; }
 host_cert() { echo "$(host_ssldir "$1")/certs/$(host_fqdn "$1").pem"; }
-ca_dir() { echo "$(host_fs "$PRIMARY")/etc/puppet/puppetserver/ca"; }
+ca_dir() { echo "$(host_fs "$PRIMARY")$(host_path "$PRIMARY" cadir)"; }
 ca_cert() { echo "$(ca_dir)/ca_crt.pem"; }
+# The root a release's Puppet runs from ("" for this machine's own release).
+release_root() { if [ "$1" = "$DEFAULT_RELEASE" ]; then echo ""; else echo "$STATE/roots/$1"; fi; }
+# Puppet 5 has no puppetserver in Debian: its server is `puppet master` (WEBrick).
+has_puppetserver() { [ "$(host_release "${1:-$PRIMARY}")" -ge 6 ]; }
 
 puppet_dirs() {
-	if is_primary "$1"; then printf '%s\n' "${PUPPET_DIRS_PRIMARY[@]}"
+	if [ "$(sandbox_layout)" = aio ]; then printf '%s\n' "${PUPPET_DIRS_AIO[@]}"
+	elif is_primary "$1"; then printf '%s\n' "${PUPPET_DIRS_PRIMARY[@]}"
 	else printf '%s\n' "${PUPPET_DIRS_AGENT[@]}"; fi
 }
 log_dirs() {
-	if is_primary "$1"; then printf '%s\n' "${LOG_DIRS_PRIMARY[@]}"
+	if [ "$(sandbox_layout)" = aio ]; then printf '%s\n' "${LOG_DIRS_AIO[@]}"
+	elif is_primary "$1"; then printf '%s\n' "${LOG_DIRS_PRIMARY[@]}"
 	else printf '%s\n' "${LOG_DIRS_AGENT[@]}"; fi
 }
 
@@ -179,7 +227,15 @@ in_host() {
 	local h=$1 kp; shift
 	kp=$(keeper_pid "$h") || die "host $h is not running (sandbox/up)"
 	nsenter -t "$kp" -m -u -- env -u CERTWIZ_SANDBOX_LOCKED \
-		CERTWIZ_SANDBOX_HOST="$h" CERTWIZ_SANDBOX_DIR="$STATE" "$@"
+		CERTWIZ_SANDBOX_HOST="$h" CERTWIZ_SANDBOX_DIR="$STATE" PATH="$(host_path "$h" bindir):$PATH" "$@"
+}
+# Run a Puppet command on the primary, output to its log; on failure show the log and die.
+in_primary_logged() {
+	local what=$1; shift
+	mkdir -p "$STATE/logs"
+	printf '==== %s %s\n' "$(date -Is)" "$*" >>"$STATE/logs/$PRIMARY.log"
+	in_host "$PRIMARY" "$@" >>"$STATE/logs/$PRIMARY.log" 2>&1 ||
+		{ tail -n 20 "$STATE/logs/$PRIMARY.log" >&2; die "$what (Puppet $(server_release); log: $STATE/logs/$PRIMARY.log)"; }
 }
 
 # ssh to a host from outside its namespace, strict host key checking.
@@ -204,8 +260,14 @@ served_fingerprint() {
 	{ openssl s_client -connect "$1" -servername "$2" </dev/null 2>/dev/null || true; } |
 		{ openssl x509 -noout -fingerprint -sha256 2>/dev/null || true; } | sed 's/^.*=//'
 }
+# Puppet Server answers its status endpoint; Puppet 5's `puppet master` has none, so
+# there any HTTP answer over TLS counts.
 server_answers() {
-	[ "$(curl -sk --noproxy '*' --max-time 5 "https://$PRIMARY_ADDR:8140/status/v1/simple" 2>/dev/null)" = running ]
+	if has_puppetserver "$PRIMARY"; then
+		[ "$(curl -sk --noproxy '*' --max-time 5 "https://$PRIMARY_ADDR:8140/status/v1/simple" 2>/dev/null)" = running ]
+	else
+		[ "$(curl -sk --noproxy '*' --max-time 5 -o /dev/null -w '%{http_code}' "https://$PRIMARY_ADDR:8140/" 2>/dev/null)" != 000 ]
+	fi
 }
 
 # ---------------------------------------------------------------- install
@@ -235,6 +297,60 @@ ensure_packages() {
 	[ "$rc" = 0 ] || die "apt-get failed ($rc)"
 }
 
+# ---------------------------------------------------------------- release roots
+
+# A root is usable when its marker names the packages it was built with and every tool of
+# the release runs from it (a root left half-built by an interrupted up has no marker).
+root_ok() {
+	local rel=$1 root t
+	root=$(release_root "$rel")
+	[ -n "$root" ] || return 0
+	[ "$(cat "$root/.certwiz-root" 2>/dev/null)" = "${RELEASE_SUITE[$rel]} ${RELEASE_PACKAGES[$rel]}" ] || return 1
+	for t in ${RELEASE_TOOLS[$rel]}; do [ -x "$root/usr/bin/$t" ] || return 1; done
+	[ -x "$root/usr/bin/ruby" ]
+}
+
+# Build the root of a release once (mmdebstrap from Debian's archive, about a minute),
+# with its puppet user and group renumbered to this machine's: both see the same files.
+ensure_root() {
+	local rel=$1 root new u g ou og
+	root=$(release_root "$rel")
+	[ -n "$root" ] || return 0
+	root_ok "$rel" && return 0
+	command -v mmdebstrap >/dev/null 2>&1 || {
+		say "installing mmdebstrap (builds the Puppet $rel root)"
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends mmdebstrap >/dev/null ||
+			die "apt-get install mmdebstrap failed"
+	}
+	# A root some namespace still uses cannot be replaced under it.
+	grep -q " $root/" /proc/self/mountinfo 2>/dev/null && die "the Puppet $rel root $root is in use (sandbox/down first)"
+	say "building the Puppet $rel root: Debian ${RELEASE_SUITE[$rel]} with ${RELEASE_PACKAGES[$rel]} (about a minute, once)"
+	new=$root.new
+	rm -rf "$new" "$root"
+	mkdir -p "$STATE/roots" "$STATE/logs"
+	mmdebstrap --variant=minbase --include="${RELEASE_PACKAGES[$rel]}" "${RELEASE_SUITE[$rel]}" "$new" \
+		>>"$STATE/logs/root-$rel.log" 2>&1 ||
+		{ tail -n 20 "$STATE/logs/root-$rel.log" >&2; die "building the Puppet $rel root failed (log: $STATE/logs/root-$rel.log)"; }
+	u=$(id -u puppet) g=$(id -g puppet)
+	ou=$(awk -F: '$1 == "puppet" { print $3 }' "$new/etc/passwd")
+	og=$(awk -F: '$1 == "puppet" { print $3 }' "$new/etc/group")
+	[ -n "$ou" ] && [ -n "$og" ] || die "the Puppet $rel root has no puppet user"
+	if [ "$ou" != "$u" ] || [ "$og" != "$g" ]; then
+		awk -F: -v u="$u" -v n=puppet '$3 == u && $1 != n { bad = 1 } END { exit bad }' "$new/etc/passwd" &&
+			awk -F: -v g="$g" -v n=puppet '$3 == g && $1 != n { bad = 1 } END { exit bad }' "$new/etc/group" ||
+			die "the Puppet $rel root uses uid $u or gid $g for another account; cannot match this machine's puppet user"
+		find "$new" -xdev \( -uid "$ou" -o -gid "$og" \) -print0 | while IFS= read -r -d '' f; do
+			chown -h "$( [ "$(stat -c %u "$f")" = "$ou" ] && echo "$u" || stat -c %u "$f")":"$( [ "$(stat -c %g "$f")" = "$og" ] && echo "$g" || stat -c %g "$f")" "$f"
+		done
+		sed -i "s/^puppet:x:$ou:$og:/puppet:x:$u:$g:/" "$new/etc/passwd"
+		sed -i "s/^puppet:x:$og:/puppet:x:$g:/" "$new/etc/group"
+	fi
+	echo "${RELEASE_SUITE[$rel]} ${RELEASE_PACKAGES[$rel]}" >"$new/.certwiz-root"
+	mv "$new" "$root"
+	root_ok "$rel" || die "the Puppet $rel root was built but lacks its tools: ${RELEASE_TOOLS[$rel]}"
+	say "Puppet $rel root ready: $(du -sh "$root" | cut -f1)"
+}
+
 # ---------------------------------------------------------------- host trees
 
 install_dir() { # path owner mode
@@ -243,11 +359,25 @@ install_dir() { # path owner mode
 
 write_puppet_conf() {
 	local h=$1 f
-	f="$(host_fs "$h")/etc/puppet/puppet.conf"
-	if is_primary "$h"; then
+	f="$(host_fs "$h")$(host_path "$h" confdir)/puppet.conf"
+	if is_primary "$h" && ! has_puppetserver "$h"; then
 		cat >"$f" <<EOT
-# certwiz sandbox: $PRIMARY_FQDN ($PRIMARY_ADDR), primary server and CA.
-# Debian layout: ssldir /var/lib/puppet/ssl, cadir /etc/puppet/puppetserver/ca.
+# certwiz sandbox: $PRIMARY_FQDN ($PRIMARY_ADDR), primary server and CA, Puppet $(host_release "$h").
+# $(sandbox_layout) layout: ssldir $(host_path "$h" ssldir), cadir $(host_path "$h" cadir).
+[main]
+certname = $PRIMARY_FQDN
+server = $PRIMARY_FQDN
+dns_alt_names = $PRIMARY_ALT_NAMES
+
+[master]
+# puppet master (WEBrick) serves on the primary's own address only.
+bindaddress = $PRIMARY_ADDR
+# No autosign.conf: requests are signed explicitly with 'puppet cert sign'.
+EOT
+	elif is_primary "$h"; then
+		cat >"$f" <<EOT
+# certwiz sandbox: $PRIMARY_FQDN ($PRIMARY_ADDR), primary server and CA, Puppet $(host_release "$h").
+# $(sandbox_layout) layout: ssldir $(host_path "$h" ssldir), cadir $(host_path "$h" cadir).
 [main]
 certname = $PRIMARY_FQDN
 server = $PRIMARY_FQDN
@@ -258,7 +388,7 @@ dns_alt_names = $PRIMARY_ALT_NAMES
 EOT
 	else
 		cat >"$f" <<EOT
-# certwiz sandbox: $(host_fqdn "$h") ($(host_addr "$h")), an agent.
+# certwiz sandbox: $(host_fqdn "$h") ($(host_addr "$h")), an agent, Puppet $(host_release "$h").
 [main]
 certname = $(host_fqdn "$h")
 server = $PRIMARY_FQDN
@@ -309,68 +439,155 @@ EOT
 		warn "could not set max-active-instances in puppetserver.conf"
 
 	# JVM flags: /etc/default/puppetserver is bind-mounted from here.
-	local def=$fs/etc/default/puppetserver args
+	local def=$fs/etc/default/puppetserver args pkgdef
+	pkgdef="$(release_root "$(server_release)")/etc/default/puppetserver"
 	args="$PUPPETSERVER_JAVA_ARGS -Djruby.logger.class=com.puppetlabs.jruby_utils.jruby.Slf4jLogger"
-	if grep -q '^JAVA_ARGS=' /etc/default/puppetserver; then
-		sed "s|^JAVA_ARGS=.*|JAVA_ARGS=\"$args\"|" /etc/default/puppetserver >"$def"
+	if grep -q '^JAVA_ARGS=' "$pkgdef"; then
+		sed "s|^JAVA_ARGS=.*|JAVA_ARGS=\"$args\"|" "$pkgdef" >"$def"
 	else
-		{ cat /etc/default/puppetserver; echo "JAVA_ARGS=\"$args\""; } >"$def"
+		{ cat "$pkgdef"; echo "JAVA_ARGS=\"$args\""; } >"$def"
 	fi
+}
 
-	local env=$fs/etc/puppet/code/environments/production
+# The site manifest: the smallest catalog that proves an agent can fetch one.
+write_site_pp() {
+	local env
+	env="$(host_fs "$PRIMARY")$(dirname "$(host_path "$PRIMARY" confdir)")"
+	if [ "$(sandbox_layout)" = aio ]; then env=$env/code/environments/production
+	else env=$env/puppet/code/environments/production; fi
 	install -d -m 0755 "$env/manifests" "$env/modules"
-	cat >"$env/manifests/site.pp" <<'EOT'
+	cat >"$env/manifests/site.pp" <<EOT
 # certwiz sandbox: the smallest catalog that proves an agent can fetch one.
 # The file converges, so the first run exits 2 (changes) and later runs 0.
 node default {
-  file { '/var/cache/puppet/sandbox-catalog.txt':
+  file { '$(host_path "$PRIMARY" vardir)/sandbox-catalog.txt':
     ensure  => file,
     mode    => '0644',
-    content => "catalog for ${trusted['certname']} from the certwiz sandbox\n",
+    content => "catalog for \${trusted['certname']} from the certwiz sandbox\\n",
   }
 }
 EOT
 }
 
-# Build a host's Puppet tree once: the package's /etc/puppet (no CA, no ssl,
-# no server config on agents) and empty var directories owned like Debian's.
+# Build a host's Puppet tree once: its release's packaged /etc/puppet (no CA, no ssl,
+# no server config on agents) and empty var directories owned like the packages'.
 init_host_tree() {
-	local h=$1 hd fs excl=()
+	local h=$1 hd fs excl=() pkgetc conf
 	hd=$(host_dir "$h")
 	fs=$(host_fs "$h")
 	[ -e "$hd/initialized" ] && return 0
 	rm -rf "$fs"
-	mkdir -p "$fs/etc" "$fs/var/lib" "$fs/var/cache" "$fs/var/log"
+	pkgetc="$(release_root "$(host_release "$h")")/etc"
 	excl=(--exclude=puppet/puppetserver/ca --exclude=puppet/ssl --exclude=puppet/puppet.conf)
 	is_primary "$h" || excl+=(--exclude=puppet/puppetserver)
-	tar -C /etc "${excl[@]}" -cf - puppet | tar -C "$fs/etc" -xpf -
-	install_dir "$fs/var/lib/puppet" puppet:puppet 0750
-	install_dir "$fs/var/cache/puppet" puppet:puppet 0751
-	install_dir "$fs/var/log/puppet" puppet:puppet 0750
-	if is_primary "$h"; then
+	if [ "$(sandbox_layout)" = aio ]; then
+		# AIO: /etc/puppetlabs/puppet holds what Debian keeps in /etc/puppet; code and
+		# vardir as Puppet's own packages have them.
+		install -d -m 0755 "$fs/etc/puppetlabs" "$fs/etc/puppetlabs/code"
+		tar -C "$pkgetc" "${excl[@]}" --exclude=puppet/code -cf - puppet | tar -C "$fs/etc/puppetlabs" -xpf -
+		install_dir "$fs/opt/puppetlabs/puppet/cache" puppet:puppet 0750
+		install -d -m 0755 "$fs/var/log/puppetlabs"
+		install_dir "$fs/var/log/puppetlabs/puppet" puppet:puppet 0750
+	else
+		mkdir -p "$fs/etc" "$fs/var/lib" "$fs/var/cache" "$fs/var/log"
+		tar -C "$pkgetc" "${excl[@]}" -cf - puppet | tar -C "$fs/etc" -xpf -
+		install_dir "$fs/var/lib/puppet" puppet:puppet 0750
+		install_dir "$fs/var/cache/puppet" puppet:puppet 0751
+		install_dir "$fs/var/log/puppet" puppet:puppet 0750
+	fi
+	if is_primary "$h" && has_puppetserver "$h"; then
 		install_dir "$fs/var/lib/puppetserver" puppet:puppet 0750
 		install_dir "$fs/var/lib/puppetserver/jruby-gems" root:root 0755
 		install_dir "$fs/var/log/puppetserver" puppet:puppet 0750
 		install_dir "$fs/etc/default" root:root 0755
 		write_server_conf
 	fi
+	is_primary "$h" && write_site_pp
 	write_puppet_conf "$h"
 	touch "$hd/initialized"
 }
 
-# "source target" pairs mounted inside a host's namespace.
+# "source target" pairs bind-mounted inside a host's namespace.
 host_mounts() {
 	local h=$1 fs hd d
 	fs=$(host_fs "$h")
 	hd=$(host_dir "$h")
 	while read -r d; do echo "$fs/$d /$d"; done < <(puppet_dirs "$h"; log_dirs "$h")
-	is_primary "$h" && echo "$fs/etc/default/puppetserver /etc/default/puppetserver"
+	is_primary "$h" && has_puppetserver "$h" && echo "$fs/etc/default/puppetserver /etc/default/puppetserver"
 	echo "$STATE/etc/hosts /etc/hosts"
 	# Login records of the host's sshd stay in the host.
 	for d in wtmp btmp lastlog; do
 		[ -f "/var/log/$d" ] && [ -f "$hd/log/$d" ] && echo "$hd/log/$d /var/log/$d"
 	done
 	return 0
+}
+
+# What a host of another release than this machine's, or of the AIO layout, needs on
+# top of its bind mounts, as lines for start_host's inner script:
+#   overlay DIR    a private writable overlay on this machine's DIR (nothing written
+#                  reaches the machine: the upper layer lives in the host's state)
+#   mkdir DIR      a mount point inside such an overlay
+#   hide DIR       remove DIR in the overlay (this machine's own Puppet 7 files)
+#   bind SRC DST   a bind mount (DST created in the release root when missing)
+#   proc DIR       procfs for the release root
+host_release_mounts() {
+	local h=$1 rel root layout src dst tool bindir
+	rel=$(host_release "$h")
+	root=$(release_root "$rel")
+	layout=$(sandbox_layout)
+	if [ "$layout" = aio ]; then
+		echo "overlay /etc"
+		echo "overlay /opt"
+		echo "overlay /var/log"
+		echo "hide /etc/puppet"
+		while read -r d; do echo "mkdir /$d"; done < <(puppet_dirs "$h"; log_dirs "$h")
+		echo "mkdir /opt/puppetlabs/bin"
+		echo "mkdir /opt/puppetlabs/puppet/lib/ruby/vendor_ruby"
+	fi
+	[ -n "$root" ] || return 0
+	# The release's Puppet sees the same files at the same paths: everything bind-mounted
+	# into the host is bind-mounted into its root too (in this namespace only).
+	while read -r src dst; do echo "bind $src $root$dst"; done < <(host_mounts "$h")
+	echo "proc $root/proc"
+	for d in /dev /sys /run /tmp; do echo "bind $d $root$d"; done
+	# Which Puppet the host's commands run: the release's, through a wrapper; tools the
+	# release does not have answer "command not found".
+	bindir=$(layout_path "$layout" "$rel" bindir)
+	for tool in puppet facter puppetserver; do
+		if [[ " ${RELEASE_TOOLS[$rel]} " == *" $tool "* ]]; then src=$SANDBOX_ROOT/bin/release-tool
+		else src=$SANDBOX_ROOT/bin/not-installed; fi
+		echo "bind $src $bindir/$tool"
+		[ "$bindir" = /usr/bin ] || echo "bind $SANDBOX_ROOT/bin/not-installed /usr/bin/$tool"
+	done
+	# Discovery reads the release's version from where its packages put version.rb.
+	if [ "$layout" = aio ]; then
+		echo "bind $root/usr/lib/ruby/vendor_ruby /opt/puppetlabs/puppet/lib/ruby/vendor_ruby"
+	else
+		echo "bind $root/usr/lib/ruby/vendor_ruby/puppet/version.rb /usr/lib/ruby/vendor_ruby/puppet/version.rb"
+	fi
+}
+
+# What the host's wrappers and service scripts read: /run/certwiz-sandbox.env inside it.
+host_env() {
+	local h=$1 rel layout args=""
+	rel=$(host_release "$h")
+	layout=$(sandbox_layout)
+	if [ "$layout" = aio ]; then
+		args="--confdir=/etc/puppetlabs/puppet --codedir=/etc/puppetlabs/code --vardir=/opt/puppetlabs/puppet/cache"
+		args="$args --rundir=/var/run/puppetlabs --logdir=/var/log/puppetlabs/puppet"
+	fi
+	cat <<EOT
+SANDBOX_HOST=$h
+SANDBOX_RELEASE=$rel
+SANDBOX_LAYOUT=$layout
+SANDBOX_RELEASE_ROOT=$(release_root "$rel")
+SANDBOX_PUPPET_ARGS="$args"
+SANDBOX_BINDIR=$(layout_path "$layout" "$rel" bindir)
+SANDBOX_CONFDIR=$(layout_path "$layout" "$rel" confdir)
+SANDBOX_SERVERCONF=$(layout_path "$layout" "$rel" serverconf)
+SANDBOX_RUNDIR=$(layout_path "$layout" "$rel" rundir)
+SANDBOX_LOGDIR=$(layout_path "$layout" "$rel" logdir)
+EOT
 }
 
 # ---------------------------------------------------------------- ssh material
@@ -478,10 +695,11 @@ EOT
 # ---------------------------------------------------------------- namespaces
 
 host_mounts_ok() { # host keeper-pid
-	local a b
-	a=$(stat -L -c %d:%i "/proc/$2/root/etc/puppet" 2>/dev/null) || return 1
-	b=$(stat -c %d:%i "$(host_fs "$1")/etc/puppet" 2>/dev/null) || return 1
-	[ "$a" = "$b" ]
+	local a b d
+	d=$(puppet_dirs "$1" | head -n 1)
+	a=$(stat -L -c %d:%i "/proc/$2/root/$d" 2>/dev/null) || return 1
+	b=$(stat -c %d:%i "$(host_fs "$1")/$d" 2>/dev/null) || return 1
+	[ "$a" = "$b" ] && [ "$(cat "/proc/$2/root/run/certwiz-sandbox.env" 2>/dev/null)" = "$(host_env "$1")" ]
 }
 
 start_host() {
@@ -494,10 +712,23 @@ start_host() {
 		warn "$h: namespace $kp does not show this state directory; recreating it"
 		stop_host "$h"
 	fi
+	local ops=() kind a b root
+	mapfile -t ops < <(host_release_mounts "$h")
+	local aio=0; [ "$(sandbox_layout)" = aio ] && aio=1
 	while read -r src dst; do
-		[ -e "$dst" ] || die "$h: mount point $dst is missing on this machine (is the package installed?)"
+		[ -e "$dst" ] || [ "$aio" = 1 ] || die "$h: mount point $dst is missing on this machine (is the package installed?)"
 		pairs+=("$src" "$dst")
 	done < <(host_mounts "$h")
+	# Mount points in a release root are made from outside (the root is ours).
+	root=$(release_root "$(host_release "$h")")
+	for op in "${ops[@]}"; do
+		read -r kind a b <<<"$op"
+		if [ "$kind" = bind ] && [ -n "$root" ] && [[ "$b" == "$root"/* ]] && [ ! -e "$b" ]; then
+			if [ -d "$a" ]; then mkdir -p "$b"; else mkdir -p "$(dirname "$b")"; touch "$b"; fi
+		fi
+	done
+	host_env "$h" >"$(host_dir "$h")/env"
+	printf '%s\n' "${ops[@]}" >"$(host_dir "$h")/ops"
 	# shellcheck disable=SC2016 # expanded by the inner bash
 	setsid unshare -m -u --propagation private -- \
 		bash -c 'exec -a "$0" sleep infinity' "certwiz-sandbox-$h" </dev/null >/dev/null 2>&1 &
@@ -510,14 +741,37 @@ start_host() {
 	record_pid "$(host_dir "$h")/keeper.pid" "$kp"
 	echo "$kp" >"$(host_dir "$h")/ns.pid"  # plain, for `nsenter -t "$(cat ns.pid)" -m`
 	# shellcheck disable=SC2016 # expanded by the inner bash
+	# Order: overlays (so AIO mount points can be made), the Puppet binds, then the
+	# release's own mounts (its root sees the host's binds).
+	# shellcheck disable=SC2016 # expanded by the inner bash
 	nsenter -t "$kp" -m -u -- /bin/bash -euc '
-		hostname "$1"; shift
+		hostname "$1"; hd=$2; shift 2
 		mount -n -t tmpfs -o mode=0755,nosuid,nodev,size=64m certwiz-sandbox-run /run
 		install -d -m 0755 /run/sshd
 		install -d -m 1777 /run/lock
 		ln -s /dev/shm /run/shm
+		cp "$hd/env" /run/certwiz-sandbox.env
+		late=()
+		while read -r kind a b; do
+			case "$kind" in
+			overlay) o=$hd/overlay${a//\//_}; mkdir -p "$o/upper" "$o/work"
+			         mount -n -t overlay certwiz-sandbox-overlay \
+			               -o "lowerdir=$a,upperdir=$o/upper,workdir=$o/work" "$a" ;;
+			mkdir) mkdir -p "$a" ;;
+			hide) rm -rf "$a" ;;
+			*) late+=("$kind" "$a" "${b:-}") ;;
+			esac
+		done <"$hd/ops"
 		while [ $# -ge 2 ]; do mount -n --bind "$1" "$2"; shift 2; done
-	' _ "$(host_short "$h")" "${pairs[@]}" || { kill "$kp"; die "$h: mounts failed"; }
+		set -- "${late[@]}"
+		while [ $# -ge 3 ]; do
+			case "$1" in
+			bind) mount -n --bind "$2" "$3" ;;
+			proc) mount -n -t proc certwiz-sandbox-proc "$2" ;;
+			esac
+			shift 3
+		done
+	' _ "$(host_short "$h")" "$(host_dir "$h")" "${pairs[@]}" || { kill "$kp"; die "$h: mounts failed"; }
 }
 
 start_sshd() {
@@ -621,10 +875,12 @@ declare -gA PAR_RC=()
 primary_ssl_manifest() {
 	local fs
 	fs=$(host_fs "$PRIMARY")
+	local dirs=(etc/puppet var/lib/puppet)
+	[ "$(sandbox_layout)" = aio ] && dirs=(etc/puppetlabs)
 	(
 		cd "$fs" || exit 1
-		find etc/puppet var/lib/puppet -printf '%y %m %U:%G %p\n' | LC_ALL=C sort
-		find etc/puppet var/lib/puppet -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum
+		find "${dirs[@]}" -printf '%y %m %U:%G %p\n' | LC_ALL=C sort
+		find "${dirs[@]}" -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum
 	) | sha256sum | cut -d' ' -f1
 }
 

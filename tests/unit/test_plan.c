@@ -205,9 +205,33 @@ static void test_legacy_dialect(void **state)
 	struct cw_error e = {0};
 	if (build(&fx, &e))
 		fail_msg("%s", e.msg);
-	assert_argv(step(fx.plan, "ca-clean@a1.example.com")->argv, "puppet cert clean a1.example.com");
-	assert_argv(step(fx.plan, "ca-sign@a1.example.com")->argv, "puppet cert sign a1.example.com");
+	/* AIO keeps Puppet in /opt/puppetlabs/bin, which a command over SSH has not on its PATH. */
+	assert_argv(step(fx.plan, "ca-clean@a1.example.com")->argv, "/opt/puppetlabs/bin/puppet cert clean a1.example.com");
+	assert_argv(step(fx.plan, "ca-sign@a1.example.com")->argv, "/opt/puppetlabs/bin/puppet cert sign a1.example.com");
+	assert_argv(step(fx.plan, "agent-run@a1.example.com")->argv,
+		    "/opt/puppetlabs/bin/puppet agent --test --certname a1.example.com");
 	assert_int_equal(step(fx.plan, "agent-request@a1.example.com")->nok, 2);
+	fixture_done(&fx);
+
+	/* The seed's own CA sequence: puppet cert list -a, then puppet master in the foreground,
+	 * stopped once it prints that it starts. */
+	fixture_init(&fx, "oss-aio-5", "oss-ca");
+	fx.agents = strv_split("a1.example.com", ',');
+	if (build(&fx, &e))
+		fail_msg("%s", e.msg);
+	assert_argv(step(fx.plan, "ca-setup")->argv, "/opt/puppetlabs/bin/puppet cert list -a");
+	const struct plan_step *m = step(fx.plan, "ca-master-legacy");
+	assert_string_equal(m->argv[1], "master");
+	assert_string_equal(m->until, "Starting Puppet master");
+	assert_null(step(fx.plan, "ca-clear-cadir")); /* the CA lives inside the ssldir */
+	fixture_done(&fx);
+
+	/* Debian's packages put Puppet on the PATH: commands as named. */
+	fixture_init(&fx, "oss-debian", "agent");
+	fx.agents = strv_split("a1.example.com", ',');
+	if (build(&fx, &e))
+		fail_msg("%s", e.msg);
+	assert_argv(step(fx.plan, "agent-run@a1.example.com")->argv, "puppet agent --test --certname a1.example.com");
 	fixture_done(&fx);
 }
 

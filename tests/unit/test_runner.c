@@ -704,6 +704,37 @@ static void test_path_exists(void **state)
 	free(dir);
 }
 
+/* A server run until it says it serves (the seed's `puppet master --no-daemonize`, stopped at
+ * "Starting Puppet master"): the text may come split across writes; once seen, the command is
+ * stopped at once (well before its own end or the timeout) and until_seen says so. */
+static void test_until_stops_a_server(void **state)
+{
+	(void)state;
+	char *argv[] = { "sh", "-c", "printf 'Notice: Starting Pup'; sleep 0.3; printf 'pet master 5.5.22\\n'; exec sleep 600",
+			 NULL };
+	struct transport *t = transport_local_new("local");
+	struct collect c;
+	collect_init(&c);
+	struct runner_opts o = { .timeout_s = 120, .out = collect_out, .ctx = &c, .until = "Starting Puppet master" };
+	struct proc_result res;
+	struct cw_error err;
+	assert_int_equal(runner_run(t, argv, &o, &res, &err), CW_OK);
+	assert_true(res.until_seen);
+	assert_false(res.timed_out);
+	assert_int_equal(res.term_signal, SIGTERM); /* stopped by the runner, not by its own end */
+	assert_non_null(strstr(text(&c, 1), "Starting Puppet master 5.5.22"));
+	collect_done(&c);
+
+	/* A command that ends without the text: not seen, its own exit code stands. */
+	char *quiet[] = { "sh", "-c", "echo Starting Puppet; exit 3", NULL };
+	collect_init(&c);
+	assert_int_equal(runner_run(t, quiet, &o, &res, &err), CW_OK);
+	assert_false(res.until_seen);
+	assert_int_equal(res.exit_code, 3);
+	collect_done(&c);
+	transport_free(t);
+}
+
 int main(void)
 {
 	/* The test binary may run with SIGPIPE ignored; children must not inherit that. */
@@ -728,6 +759,7 @@ int main(void)
 		cmocka_unit_test(test_daemon_holding_pipe_does_not_hang),
 		cmocka_unit_test(test_read_file),
 		cmocka_unit_test(test_path_exists),
+		cmocka_unit_test(test_until_stops_a_server),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
