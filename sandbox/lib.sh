@@ -306,8 +306,22 @@ root_ok() {
 	root=$(release_root "$rel")
 	[ -n "$root" ] || return 0
 	[ "$(cat "$root/.certwiz-root" 2>/dev/null)" = "${RELEASE_SUITE[$rel]} ${RELEASE_PACKAGES[$rel]}" ] || return 1
+	[ "$rel" != 5 ] || grep -q 'certwiz sandbox' "$root/usr/lib/ruby/vendor_ruby/puppet/network/http/response.rb" || return 1
 	for t in ${RELEASE_TOOLS[$rel]}; do [ -x "$root/usr/bin/$t" ] || return 1; done
 	[ -x "$root/usr/bin/ruby" ]
+}
+
+# Debian 11 pairs Puppet 5.5.22 with Ruby 2.7, where nil.to_s is a frozen "": puppet
+# master then answers every certificate request it has stored with a 500 ("can't modify
+# frozen String"), and the agent, taking the request as failed, deletes its local copy.
+# Puppet's AIO packages of 5.5 bring their own Ruby and never meet this; the sandbox's
+# Puppet 5 root gets the one-line fix (encode a copy), recorded in README.
+root_patch() {
+	local rel=$1 root=$2 f
+	[ "$rel" = 5 ] || return 0
+	f=$root/usr/lib/ruby/vendor_ruby/puppet/network/http/response.rb
+	grep -q 'body.encode!(charset)' "$f" || die "the Puppet 5 root's $f has changed; review root_patch"
+	sed -i 's/body\.encode!(charset)/body = body.encode(charset) # certwiz sandbox: Ruby 2.7 frozen ""/' "$f"
 }
 
 # Build the root of a release once (mmdebstrap from Debian's archive, about a minute),
@@ -345,6 +359,7 @@ ensure_root() {
 		sed -i "s/^puppet:x:$ou:$og:/puppet:x:$u:$g:/" "$new/etc/passwd"
 		sed -i "s/^puppet:x:$og:/puppet:x:$g:/" "$new/etc/group"
 	fi
+	root_patch "$rel" "$new"
 	echo "${RELEASE_SUITE[$rel]} ${RELEASE_PACKAGES[$rel]}" >"$new/.certwiz-root"
 	mv "$new" "$root"
 	root_ok "$rel" || die "the Puppet $rel root was built but lacks its tools: ${RELEASE_TOOLS[$rel]}"
@@ -766,7 +781,12 @@ start_host() {
 		set -- "${late[@]}"
 		while [ $# -ge 3 ]; do
 			case "$1" in
-			bind) mount -n --bind "$2" "$3" ;;
+			bind)
+				# A missing mount point is made only inside an overlay (never on the machine).
+				if [ ! -e "$3" ] && [ "$(stat -f -c %T "$(dirname "$3")" 2>/dev/null)" = overlayfs ]; then
+					if [ -d "$2" ]; then mkdir -p "$3"; else touch "$3"; fi
+				fi
+				mount -n --bind "$2" "$3" ;;
 			proc) mount -n -t proc certwiz-sandbox-proc "$2" ;;
 			esac
 			shift 3

@@ -3,6 +3,10 @@
 # (real puppetserver, real agents, real sshd on loopback), then for each procedure: resets
 # the sandbox to its pristine state, runs `certwiz run --answers` on the primary server,
 # and checks the outcome with OpenSSL and Puppet themselves, not certwiz's own word.
+#
+# The Puppet release: CERTWIZ_IT_PUPPET (5, 7 or 8; default 7) for the server and every
+# agent, CERTWIZ_IT_AGENT_PUPPET (e.g. "8,7") for agent1, agent2, ... (sandbox/up's
+# --puppet and --agent-puppet).  Puppet 5 runs with the AIO layout, 7 and 8 with Debian's.
 set -euo pipefail
 certwiz=${1:?usage: tests/integration/run.sh PATH/TO/certwiz}
 certwiz=$(cd "$(dirname "$certwiz")" && pwd)/$(basename "$certwiz")
@@ -16,10 +20,14 @@ cleanup() { pkill -KILL -f "^$certwiz (run|resume) .*$work" 2>/dev/null || true;
 trap cleanup EXIT
 passes=0 fails=0
 only=${CERTWIZ_IT_ONLY:-}
+release=${CERTWIZ_IT_PUPPET:-7}
+agent_release=${CERTWIZ_IT_AGENT_PUPPET:-}
+label="Puppet $release${agent_release:+ (agents $agent_release)}"
 
-log() { printf '\n---- %s (at %ss)\n' "$*" "$SECONDS"; }
+log() { scenario=${1%%:*}; printf '\n---- [%s] %s (at %ss)\n' "$label" "$*" "$SECONDS"; }
 ok() { passes=$((passes + 1)); printf '  ok   %s\n' "$*"; }
-bad() { fails=$((fails + 1)); printf '  FAIL %s\n' "$*"; }
+bad() { fails=$((fails + 1)); printf '  FAIL [%s, %s] %s\n' "$label" "$scenario" "$*"; }
+scenario=setup
 check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
 on() { local host=$1; shift; "$sb/exec" "$host" -- "$@"; }
 
@@ -34,8 +42,20 @@ served_fp() {
 }
 agent_run() { local rc=0; on "$1" puppet agent --test >"$work/agent-run.log" 2>&1 || rc=$?; [ "$rc" = 0 ] || [ "$rc" = 2 ]; }
 
-CA=/etc/puppet/puppetserver/ca/ca_crt.pem
-SSL=/var/lib/puppet/ssl
+log "sandbox up"
+# A sandbox left changed by an interrupted earlier run is put back first.
+up_args=(--puppet "$release")
+[ -z "$agent_release" ] || up_args+=(--agent-puppet "$agent_release")
+"$sb/up" "${up_args[@]}" || { "$sb/reset" --full && "$sb/up" "${up_args[@]}"; }
+# Where this release and layout keep things (Puppet 5: AIO paths, the CA inside the ssldir).
+eval "$("$sb/info" primary)"
+CA=$SB_CADIR_PRIMARY/ca_crt.pem
+CRL=$SB_CADIR_PRIMARY/ca_crl.pem
+SSL=$SB_SSLDIR
+CATALOGS=$SB_VARDIR/client_data/catalog
+legacy=0; [ "$SB_SERVER_RELEASE" -ge 6 ] || legacy=1
+# The CA's own command for one agent, in the release's dialect.
+ca_clean() { if [ "$legacy" = 1 ]; then on primary puppet cert clean "$1"; else on primary puppetserver ca clean --certname "$1"; fi; }
 cert_of() { echo "$SSL/certs/$1.sandbox.test.pem"; }
 key_of() { echo "$SSL/private_keys/$1.sandbox.test.pem"; }
 PCERT=$SSL/certs/puppet.sandbox.test.pem
@@ -51,9 +71,6 @@ show_run() { sed 's/^/      | /' "$work/run.log" | tail -n "${1:-60}"; }
 
 want() { [ -z "$only" ] || [[ ",$only," == *",$1,"* ]]; }
 
-log "sandbox up"
-# A sandbox left changed by an interrupted earlier run is put back first.
-"$sb/up" || { "$sb/reset" --full && "$sb/up"; }
 
 # ------------------------------------------------------------------ agent
 if want agent; then
@@ -76,8 +93,8 @@ EOT
   check "the CA is unchanged" [ "$(fp primary $CA)" = "$ca_fp" ]
   check "the new certificate chains to the CA" verifies agent1 "$SSL/certs/ca.pem" "$(cert_of agent1)"
   check "the old certificate (serial $old_serial) is revoked in the CA's CRL" \
-    on primary sh -c "openssl crl -noout -text -in /etc/puppet/puppetserver/ca/ca_crl.pem | grep -qi 'Serial Number: *0*$old_serial\$'"
-  cat_mtime=$(on agent1 stat -c %Y /var/cache/puppet/client_data/catalog/agent1.sandbox.test.json 2>/dev/null || echo 0)
+    on primary sh -c "openssl crl -noout -text -in $CRL | grep -qi 'Serial Number: *0*$old_serial\$'"
+  cat_mtime=$(on agent1 stat -c %Y $CATALOGS/agent1.sandbox.test.json 2>/dev/null || echo 0)
   check "the cached catalog was replaced during the run" [ "$cat_mtime" -ge "$start" ]
   check "puppet agent -t succeeds on agent1 afterwards" agent_run agent1
   check "agent2 was not touched and still runs" agent_run agent2
@@ -108,7 +125,7 @@ if want agents; then
   old1=$(fp agent1 "$(cert_of agent1)"); old2=$(fp agent2 "$(cert_of agent2)")
   # An operator already revoked agent2 by hand: the shared clean reports it missing (exit 24)
   # and still cleans agent1.
-  on primary puppetserver ca clean --certname agent2.sandbox.test >/dev/null 2>&1
+  ca_clean agent2.sandbox.test >/dev/null 2>&1
   cat >"$work/agents.cfg" <<EOT
 procedure = "agent";
 agents = ["agent1.sandbox.test", "agent2.sandbox.test"];
@@ -117,12 +134,17 @@ confirm_destructive = true;
 EOT
   rc=$(certwiz_run "$work/agents.cfg")
   check "certwiz run exits 0" [ "$rc" = 0 ] || show_run
-  check "the clean was one command for both agents" \
-    grep -qF '$ puppetserver ca clean --certname agent1.sandbox.test,agent2.sandbox.test' "$work/run.log"
-  check "the signing was one command for both agents" \
-    grep -qF '$ puppetserver ca sign --certname agent1.sandbox.test,agent2.sandbox.test' "$work/run.log"
+  if [ "$legacy" = 1 ]; then
+    clean_cmd="$SB_BINDIR/puppet cert clean agent1.sandbox.test agent2.sandbox.test"
+    sign_cmd="$SB_BINDIR/puppet cert sign agent1.sandbox.test agent2.sandbox.test"
+  else
+    clean_cmd="puppetserver ca clean --certname agent1.sandbox.test,agent2.sandbox.test"
+    sign_cmd="puppetserver ca sign --certname agent1.sandbox.test,agent2.sandbox.test"
+  fi
+  check "the clean was one command for both agents" grep -qF "\$ $clean_cmd" "$work/run.log"
+  check "the signing was one command for both agents" grep -qF "\$ $sign_cmd" "$work/run.log"
   check "agent1's old certificate (serial $serial1) is revoked" \
-    on primary sh -c "openssl crl -noout -text -in /etc/puppet/puppetserver/ca/ca_crl.pem | grep -qi 'Serial Number: *0*$serial1\$'"
+    on primary sh -c "openssl crl -noout -text -in $CRL | grep -qi 'Serial Number: *0*$serial1\$'"
   new1=$(fp agent1 "$(cert_of agent1)" || true); new2=$(fp agent2 "$(cert_of agent2)" || true)
   check "agent1 has a new certificate" [ -n "$new1" -a "$new1" != "$old1" ]
   check "agent2 has a new certificate" [ -n "$new2" -a "$new2" != "$old2" ]
@@ -175,6 +197,14 @@ EOT
   check "the server serves a certificate of the new CA" [ "$(served_fp)" = "$(fp primary $PCERT)" ]
   check "agent1 completes puppet agent -t" agent_run agent1
   check "agent2 completes puppet agent -t" agent_run agent2
+  if [ "$legacy" = 1 ]; then
+    # The seed's sequence: `puppet master --no-daemonize` made the server certificate and was
+    # stopped; the master that serves now is the service's, started after it.
+    rundir=$(ls -td "$state"/certwiz/runs/*-oss-ca | head -n 1)
+    check "puppet master --no-daemonize ran in the run, and certwiz stopped it" \
+      sh -c "grep -q '\"step-start\".*\"ca-master-legacy\".*puppet master --no-daemonize' '$rundir/journal.jsonl' &&
+             ! pgrep -f 'puppet master --no-daemonize --verbose --dns_alt_names' >/dev/null"
+  fi
 fi
 
 # ------------------------------------------------------------------ the wizard, in a real terminal
