@@ -41,6 +41,7 @@ TOOLS=(curl:curl openssl:openssl ss:iproute2 ps:procps flock:util-linux
 PUPPET_DIRS_AGENT=(etc/puppet var/lib/puppet var/cache/puppet)
 PUPPET_DIRS_PRIMARY=(etc/puppet var/lib/puppet var/cache/puppet var/lib/puppetserver)
 PUPPET_DIRS_AIO=(etc/puppetlabs opt/puppetlabs/puppet/cache)
+PUPPET_DIRS_AIO_SERVER=(opt/puppetlabs/server/data/puppetserver)  # a Puppet Server's vardir
 # Logs are bind-mounted too but never snapshotted or restored.
 LOG_DIRS_AGENT=(var/log/puppet)
 LOG_DIRS_PRIMARY=(var/log/puppet var/log/puppetserver)
@@ -121,6 +122,8 @@ layout_path() {
 	debian:rundir) echo /run/puppet ;;
 	debian:logdir) echo /var/log/puppet ;;
 	debian:serverconf) echo /etc/puppet/puppetserver ;;
+	debian:servervar) echo /var/lib/puppetserver ;;
+	debian:serverlog) echo /var/log/puppetserver ;;
 	debian:bindir) echo /usr/bin ;;
 	aio:confdir) echo /etc/puppetlabs/puppet ;;
 	aio:ssldir) echo /etc/puppetlabs/puppet/ssl ;;
@@ -129,6 +132,8 @@ layout_path() {
 	aio:rundir) echo /var/run/puppetlabs ;;
 	aio:logdir) echo /var/log/puppetlabs/puppet ;;
 	aio:serverconf) echo /etc/puppetlabs/puppetserver ;;
+	aio:servervar) echo /opt/puppetlabs/server/data/puppetserver ;;
+	aio:serverlog) echo /var/log/puppetlabs/puppetserver ;;
 	aio:bindir) echo /opt/puppetlabs/bin ;;
 	*) die "layout_path: no '$3' in layout '$1'" ;;
 	esac
@@ -144,7 +149,9 @@ release_root() { if [ "$1" = "$DEFAULT_RELEASE" ]; then echo ""; else echo "$STA
 has_puppetserver() { [ "$(host_release "${1:-$PRIMARY}")" -ge 6 ]; }
 
 puppet_dirs() {
-	if [ "$(sandbox_layout)" = aio ]; then printf '%s\n' "${PUPPET_DIRS_AIO[@]}"
+	if [ "$(sandbox_layout)" = aio ]; then
+		printf '%s\n' "${PUPPET_DIRS_AIO[@]}"
+		if is_primary "$1" && has_puppetserver "$1"; then printf '%s\n' "${PUPPET_DIRS_AIO_SERVER[@]}"; fi
 	elif is_primary "$1"; then printf '%s\n' "${PUPPET_DIRS_PRIMARY[@]}"
 	else printf '%s\n' "${PUPPET_DIRS_AGENT[@]}"; fi
 }
@@ -372,6 +379,16 @@ install_dir() { # path owner mode
 	install -d -o "${2%:*}" -g "${2#*:}" -m "$3" "$1"
 }
 
+# Debian builds Puppet 6+ with ssldir and cadir fixed under /var/lib/puppet and
+# /etc/puppet whatever the confdir; Puppet's AIO packages derive them from /etc/puppetlabs.
+# An AIO host of such a release says so in puppet.conf (as an AIO operator may, too).
+aio_paths_conf() {
+	[ "$(sandbox_layout)" = aio ] && [ "$(host_release "$1")" -ge 6 ] || return 0
+	printf '# Debian-built Puppet %s with the AIO layout: its paths said explicitly.\nssldir = %s\n' \
+		"$(host_release "$1")" "$(host_path "$1" ssldir)"
+	if is_primary "$1"; then printf 'cadir = %s\n' "$(host_path "$1" cadir)"; fi
+}
+
 write_puppet_conf() {
 	local h=$1 f
 	f="$(host_fs "$h")$(host_path "$h" confdir)/puppet.conf"
@@ -397,6 +414,7 @@ EOT
 certname = $PRIMARY_FQDN
 server = $PRIMARY_FQDN
 dns_alt_names = $PRIMARY_ALT_NAMES
+$(aio_paths_conf "$h")
 
 [server]
 # No autosign.conf: requests are signed explicitly with 'puppetserver ca sign'.
@@ -407,17 +425,19 @@ EOT
 [main]
 certname = $(host_fqdn "$h")
 server = $PRIMARY_FQDN
+$(aio_paths_conf "$h")
 EOT
 	fi
 }
 
 write_server_conf() {
-	local fs conf
+	local fs conf sconf
 	fs=$(host_fs "$PRIMARY")
-	conf=$fs/etc/puppet/puppetserver/conf.d
+	sconf=$(host_path "$PRIMARY" serverconf)
+	conf=$fs$sconf/conf.d
 	cat >"$conf/webserver.conf" <<EOT
 webserver: {
-    access-log-config: /etc/puppet/puppetserver/request-logging.xml
+    access-log-config: $sconf/request-logging.xml
     client-auth: want
     ssl-host: $PRIMARY_ADDR
     ssl-port: 8140
@@ -452,6 +472,15 @@ EOT
 		"$conf/puppetserver.conf"
 	grep -q '^[[:space:]]*max-active-instances: 1' "$conf/puppetserver.conf" ||
 		warn "could not set max-active-instances in puppetserver.conf"
+	if [ "$(sandbox_layout)" = aio ]; then
+		# Puppet Server's own directories where Puppet's AIO packages put them.
+		sed -i -e "s|server-conf-dir: .*|server-conf-dir: $(host_path "$PRIMARY" confdir)|" \
+			-e "s|server-code-dir: .*|server-code-dir: /etc/puppetlabs/code|" \
+			-e "s|server-var-dir: .*|server-var-dir: $(host_path "$PRIMARY" servervar)|" \
+			-e "s|server-log-dir: .*|server-log-dir: $(host_path "$PRIMARY" serverlog)|" \
+			-e "s|gem-home: .*|gem-home: $(host_path "$PRIMARY" servervar)/jruby-gems|" "$conf/puppetserver.conf"
+		sed -i "s|/etc/puppet/puppetserver|$sconf|g" "$conf"/*.conf "$fs$sconf"/services.d/*.cfg 2>/dev/null || true
+	fi
 
 	# JVM flags: /etc/default/puppetserver is bind-mounted from here.
 	local def=$fs/etc/default/puppetserver args pkgdef
@@ -462,6 +491,8 @@ EOT
 	else
 		{ cat "$pkgdef"; echo "JAVA_ARGS=\"$args\""; } >"$def"
 	fi
+	[ "$(sandbox_layout)" = aio ] && sed -i "s|/etc/puppet/puppetserver|$sconf|g" "$def"
+	return 0
 }
 
 # The site manifest: the smallest catalog that proves an agent can fetch one.
@@ -500,6 +531,10 @@ init_host_tree() {
 		# vardir as Puppet's own packages have them.
 		install -d -m 0755 "$fs/etc/puppetlabs" "$fs/etc/puppetlabs/code"
 		tar -C "$pkgetc" "${excl[@]}" --exclude=puppet/code -cf - puppet | tar -C "$fs/etc/puppetlabs" -xpf -
+		# Puppet Server's configuration: /etc/puppetlabs/puppetserver, beside the confdir.
+		if [ -d "$fs/etc/puppetlabs/puppet/puppetserver" ]; then
+			mv "$fs/etc/puppetlabs/puppet/puppetserver" "$fs/etc/puppetlabs/puppetserver"
+		fi
 		install_dir "$fs/opt/puppetlabs/puppet/cache" puppet:puppet 0750
 		install -d -m 0755 "$fs/var/log/puppetlabs"
 		install_dir "$fs/var/log/puppetlabs/puppet" puppet:puppet 0750
@@ -511,9 +546,9 @@ init_host_tree() {
 		install_dir "$fs/var/log/puppet" puppet:puppet 0750
 	fi
 	if is_primary "$h" && has_puppetserver "$h"; then
-		install_dir "$fs/var/lib/puppetserver" puppet:puppet 0750
-		install_dir "$fs/var/lib/puppetserver/jruby-gems" root:root 0755
-		install_dir "$fs/var/log/puppetserver" puppet:puppet 0750
+		install_dir "$fs$(host_path "$h" servervar)" puppet:puppet 0750
+		install_dir "$fs$(host_path "$h" servervar)/jruby-gems" root:root 0755
+		install_dir "$fs$(host_path "$h" serverlog)" puppet:puppet 0750
 		install_dir "$fs/etc/default" root:root 0755
 		write_server_conf
 	fi
@@ -563,6 +598,11 @@ host_release_mounts() {
 	# The release's Puppet sees the same files at the same paths: everything bind-mounted
 	# into the host is bind-mounted into its root too (in this namespace only).
 	while read -r src dst; do echo "bind $src $root$dst"; done < <(host_mounts "$h")
+	# Debian's Puppet Server hard-codes /etc/puppet/puppetserver in its start script: an
+	# AIO host's Puppet Server configuration is shown to it there too (in its root only).
+	if [ "$layout" = aio ] && is_primary "$h" && has_puppetserver "$h"; then
+		echo "bind $(host_fs "$h")$(layout_path aio "$rel" serverconf) $root/etc/puppet/puppetserver"
+	fi
 	echo "proc $root/proc"
 	for d in /dev /sys /run /tmp; do echo "bind $d $root$d"; done
 	# Which Puppet the host's commands run: the release's, through a wrapper; tools the
@@ -600,6 +640,8 @@ SANDBOX_PUPPET_ARGS="$args"
 SANDBOX_BINDIR=$(layout_path "$layout" "$rel" bindir)
 SANDBOX_CONFDIR=$(layout_path "$layout" "$rel" confdir)
 SANDBOX_SERVERCONF=$(layout_path "$layout" "$rel" serverconf)
+SANDBOX_SERVERLOG=$(layout_path "$layout" "$rel" serverlog)
+SANDBOX_CA_CONFIG=$([ "$layout" = aio ] && echo "$(layout_path "$layout" "$rel" confdir)/puppet.conf")
 SANDBOX_RUNDIR=$(layout_path "$layout" "$rel" rundir)
 SANDBOX_LOGDIR=$(layout_path "$layout" "$rel" logdir)
 EOT
@@ -943,23 +985,25 @@ snapshot_restore() {
 # ---------------------------------------------------------------- summary
 
 print_summary() {
-	local h ca
+	local h ca server_name=puppetserver list_cmd="puppetserver ca list --all"
 	ca=$(ca_cert)
+	has_puppetserver || { server_name="puppet master"; list_cmd="puppet cert list --all"; }
 	echo
 	echo "certwiz sandbox  (state: $STATE)"
 	printf '  %-8s %-22s %-12s %s\n' HOST NAME ADDRESS ROLE
 	while read -r h; do
 		if is_primary "$h"; then
 			printf '  %-8s %-22s %-12s %s\n' "$h" "$(host_fqdn "$h")" "$(host_addr "$h")" \
-				"primary server + CA, puppetserver on :8140, alt names $PRIMARY_ALT_NAMES"
+				"primary server + CA, Puppet $(host_release "$h") ($server_name on :8140), alt names $PRIMARY_ALT_NAMES"
 		else
 			printf '  %-8s %-22s %-12s %s\n' "$h" "$(host_fqdn "$h")" "$(host_addr "$h")" \
-				"agent, cert until $(enddate "$(host_cert "$h")")"
+				"agent, Puppet $(host_release "$h"), cert until $(enddate "$(host_cert "$h")")"
 		fi
 	done < <(all_hosts)
 	echo "  CA SHA-256  $(fingerprint "$ca")"
 	echo
-	echo "  run on a host:     $SANDBOX_ROOT/exec primary -- puppetserver ca list --all"
+	echo "  layout:            $(sandbox_layout) (ssldir $(host_path "$PRIMARY" ssldir), cadir $(host_path "$PRIMARY" cadir))"
+	echo "  run on a host:     $SANDBOX_ROOT/exec primary -- $list_cmd"
 	echo "                     $SANDBOX_ROOT/exec agent1 -- puppet agent -t"
 	echo "  shell on a host:   $SANDBOX_ROOT/exec primary        (certwiz runs there)"
 	echo "  ssh to a host:     ssh -F $STATE/ssh/config agent1"

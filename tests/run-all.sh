@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tests/run-all.sh: the whole test suite, from a clean clone on Debian 12, as root:
 # dependencies, a -Werror build, unit + golden + CLI + screen tests, the unit tests again
-# under ASan/UBSan, then the integration tests against a real Puppet sandbox.
+# under ASan/UBSan, then the integration tests against a real Puppet sandbox: Puppet 7
+# (every scenario), then Puppet 5 and Puppet 8 (the procedures, and mixed agent releases).
 # CERTWIZ_SKIP_INTEGRATION=1 stops after the fast tiers.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -33,7 +34,15 @@ ASAN_OPTIONS=detect_leaks=1 make -C build/asan -j"$jobs" check-unit || show_logs
 if [ "${CERTWIZ_SKIP_INTEGRATION:-}" = 1 ]; then
   echo "integration tests skipped (CERTWIZ_SKIP_INTEGRATION=1)"
 else
-  stage "integration tests: real puppetserver, agents and sshd in the sandbox"
+  stage "integration tests: real puppetserver, agents and sshd in the sandbox (Puppet 7)"
   tests/integration/run.sh "$top/build/ci/certwiz"
+  # The other releases (their roots are built once under the sandbox's state directory):
+  # the procedures end to end on each, and an upgrade in progress (an 8 server, an 8 and a
+  # 7 agent; the two-agent scenario is the mixed run).
+  stage "integration tests: Puppet 5 (legacy dialect: puppet cert, puppet master; AIO layout)"
+  CERTWIZ_IT_PUPPET=5 CERTWIZ_IT_ONLY=agent,agents,primary,oss-ca tests/integration/run.sh "$top/build/ci/certwiz"
+  stage "integration tests: Puppet 8 server with a Puppet 8 and a Puppet 7 agent"
+  CERTWIZ_IT_PUPPET=8 CERTWIZ_IT_AGENT_PUPPET=8,7 CERTWIZ_IT_ONLY=agent,agents,primary,oss-ca \
+    tests/integration/run.sh "$top/build/ci/certwiz"
 fi
 printf '\nall tests passed in %ss\n' "$SECONDS"

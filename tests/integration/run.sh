@@ -6,7 +6,8 @@
 #
 # The Puppet release: CERTWIZ_IT_PUPPET (5, 7 or 8; default 7) for the server and every
 # agent, CERTWIZ_IT_AGENT_PUPPET (e.g. "8,7") for agent1, agent2, ... (sandbox/up's
-# --puppet and --agent-puppet).  Puppet 5 runs with the AIO layout, 7 and 8 with Debian's.
+# --puppet and --agent-puppet), CERTWIZ_IT_LAYOUT (debian or aio: Puppet's AIO paths under
+# /etc/puppetlabs and /opt/puppetlabs; Puppet 5 is always aio, 7 debian, 8 either).
 set -euo pipefail
 certwiz=${1:?usage: tests/integration/run.sh PATH/TO/certwiz}
 certwiz=$(cd "$(dirname "$certwiz")" && pwd)/$(basename "$certwiz")
@@ -22,7 +23,8 @@ passes=0 fails=0
 only=${CERTWIZ_IT_ONLY:-}
 release=${CERTWIZ_IT_PUPPET:-7}
 agent_release=${CERTWIZ_IT_AGENT_PUPPET:-}
-label="Puppet $release${agent_release:+ (agents $agent_release)}"
+layout=${CERTWIZ_IT_LAYOUT:-}
+label="Puppet $release${agent_release:+ (agents $agent_release)}${layout:+, $layout layout}"
 
 log() { scenario=${1%%:*}; printf '\n---- [%s] %s (at %ss)\n' "$label" "$*" "$SECONDS"; }
 ok() { passes=$((passes + 1)); printf '  ok   %s\n' "$*"; }
@@ -46,6 +48,7 @@ log "sandbox up"
 # A sandbox left changed by an interrupted earlier run is put back first.
 up_args=(--puppet "$release")
 [ -z "$agent_release" ] || up_args+=(--agent-puppet "$agent_release")
+[ -z "$layout" ] || up_args+=(--layout "$layout")
 "$sb/up" "${up_args[@]}" || { "$sb/reset" --full && "$sb/up" "${up_args[@]}"; }
 # Where this release and layout keep things (Puppet 5: AIO paths, the CA inside the ssldir).
 eval "$("$sb/info" primary)"
@@ -203,7 +206,7 @@ EOT
     rundir=$(ls -td "$state"/certwiz/runs/*-oss-ca | head -n 1)
     check "puppet master --no-daemonize ran in the run, and certwiz stopped it" \
       sh -c "grep -q '\"step-start\".*\"ca-master-legacy\".*puppet master --no-daemonize' '$rundir/journal.jsonl' &&
-             ! pgrep -f 'puppet master --no-daemonize --verbose --dns_alt_names' >/dev/null"
+             ! pgrep -f 'puppet maste[r] --no-daemonize --verbose --dns_alt_names' >/dev/null"
   fi
 fi
 

@@ -58,8 +58,9 @@ wait_for "Deployment type" && check "first screen with the detected item selecte
 T send-keys -t w Up
 wait_for "▸ Primary server certificate" && echo "ok: Up moves the selection"
 T resize-window -t w -x 100 -y 30
+# The redraw may still be under way when the corner shows: wait for the full width.
 wait_for "page 1 of 10 ─┐" &&
-	check "redrawn at 100x30" sh -c "[ \$(tmux -S $sock capture-pane -p -t w | head -1 | wc -m) = 101 ]"
+	check "redrawn at 100x30" sh -c "for i in \$(seq 100); do [ \$(tmux -S $sock capture-pane -p -t w | head -1 | wc -m) = 101 ] && exit 0; sleep 0.05; done; exit 1"
 T resize-window -t w -x 70 -y 20
 wait_for "certwiz needs at least 80x24" && echo "ok: too small says so"
 T resize-window -t w -x 80 -y 24
