@@ -388,6 +388,7 @@ static void step_free(struct plan_step *s)
 	free(s->manual);
 	free(s->service_action);
 	strv_free(s->services);
+	strv_free(s->service_cmds);
 	strv_free(s->backup_paths);
 	free(s->confirm);
 	free(s->until);
@@ -468,6 +469,14 @@ static cw_status add_step(struct plan *p, const struct plan_input *in, const str
 		}
 		s->service_action = xstrdup(t->service_action);
 		s->services = strv_copy(strcmp(t->service_action, "stop") == 0 ? g->stop : g->start);
+		/* The command each service's control runs, as the operator would type it. */
+		const struct service_backend *b = in->site && in->site->has_backend ? &in->site->backend
+										    : &in->profile->backend;
+		for (size_t k = 0; s->services && s->services[k]; k++) {
+			char **argv = service_argv(b, t->service_action, s->services[k]);
+			strv_push_owned(&s->service_cmds, argv ? argv_display(argv) : xstrdup(""));
+			strv_free(argv);
+		}
 		break;
 	}
 	case STEP_BACKUP:
@@ -812,6 +821,9 @@ void plan_format_step(const struct plan *p, const struct plan_step *s, bool brie
 		char *svc = strv_join(s->services, ", ");
 		strbuf_addf(out, "         %s services, in this order: %s\n", s->service_action, svc);
 		free(svc);
+		for (size_t k = 0; s->service_cmds && s->service_cmds[k]; k++)
+			if (*s->service_cmds[k])
+				strbuf_addf(out, "         $ %s\n", s->service_cmds[k]);
 		break;
 	}
 	case STEP_MANUAL:

@@ -52,6 +52,8 @@ struct plan_step {
 	char *manual;          /* STEP_MANUAL: instructions */
 	char *service_action;  /* STEP_SERVICE: "stop" | "start" */
 	char **services;       /* STEP_SERVICE: names in the order to act on */
+	char **service_cmds;   /* STEP_SERVICE: each one's control command as shown (the backend's argv),
+				* in the same order; NULL where the backend has none */
 	char **backup_paths;   /* STEP_BACKUP */
 	bool destructive;
 	bool batch;            /* one command may serve this step and its siblings (plan_batch_argv) */

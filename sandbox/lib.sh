@@ -976,8 +976,16 @@ snapshot_restore() {
 	shift
 	fs=$(host_fs "$h")
 	if [ $# -gt 0 ]; then dirs=("$@"); else mapfile -t dirs < <(puppet_dirs "$h"); fi
+	# Files go; directories the snapshot has stay (one may be a mount source elsewhere: an
+	# AIO primary's /etc/puppetlabs/puppetserver is bind-mounted into its release root).
+	local keep p
+	keep=$(tar -tf "$STATE/pristine/$h.tar" "${dirs[@]}" | sed -n 's|/$||p')
 	for d in "${dirs[@]}"; do
-		if [ -d "$fs/$d" ]; then find "$fs/$d" -mindepth 1 -delete; fi
+		[ -d "$fs/$d" ] || continue
+		find "$fs/$d" -mindepth 1 ! -type d -delete
+		find "$fs/$d" -mindepth 1 -depth -type d -printf '%P\n' | while IFS= read -r p; do
+			grep -qxF "$d/$p" <<<"$keep" || rmdir "$fs/$d/$p"
+		done
 	done
 	tar -C "$fs" --numeric-owner -xpf "$STATE/pristine/$h.tar" "${dirs[@]}"
 }

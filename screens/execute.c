@@ -303,17 +303,16 @@ static void draw_step(struct app *a, WINDOW *w, struct tui_rect r, size_t i)
 		break;
 	}
 	case STEP_SERVICE: {
-		/* the command the backend runs for the first one: every command is shown */
+		/* every control command, as the plan has it (the same lines `certwiz plan` prints) */
 		char *svc = strv_join(st->services, ", ");
-		const struct service_backend *b = a->w->site.has_backend ? &a->w->site.backend : &a->w->profile->backend;
-		char **argv = st->services && st->services[0] ? service_argv(b, st->service_action, st->services[0]) : NULL;
-		char *cmd = argv ? argv_display(argv) : NULL;
-		strv_free(argv);
-		size_t n = strv_len(st->services);
-		text = xasprintf("%s, in this order: %s\n$ %s%s", st->service_action, svc, cmd ? cmd : "?",
-				 n > 1 ? " (then the same for the next)" : "");
+		struct strbuf sb;
+		strbuf_init(&sb);
+		strbuf_addf(&sb, "%s, in this order: %s", st->service_action, svc);
+		for (size_t k = 0; st->service_cmds && st->service_cmds[k]; k++)
+			if (*st->service_cmds[k])
+				strbuf_addf(&sb, "\n$ %s", st->service_cmds[k]);
+		text = strbuf_detach(&sb);
 		attr = term_style(TUI_KEY);
-		free(cmd);
 		free(svc);
 		break;
 	}

@@ -235,6 +235,30 @@ static void test_legacy_dialect(void **state)
 	fixture_done(&fx);
 }
 
+/* A service step shows the command its backend runs, as Puppet's documents write it. */
+static void test_service_commands_shown(void **state)
+{
+	(void)state;
+	struct fixture fx;
+	struct cw_error e = {0};
+	fixture_init(&fx, "pe-3.7", "agent");
+	fx.agents = strv_split("a1.example.com", ',');
+	if (build(&fx, &e))
+		fail_msg("%s", e.msg);
+	const struct plan_step *s = step(fx.plan, "agent-stop@a1.example.com");
+	assert_string_equal(s->service_cmds[0], "puppet resource service pe-puppet ensure=stopped");
+	assert_string_equal(s->service_cmds[1], "puppet resource service pe-mcollective ensure=stopped");
+	fixture_done(&fx);
+	/* AIO: puppet resource from /opt/puppetlabs/bin too. */
+	fixture_init(&fx, "oss-aio-5", "agent");
+	fx.agents = strv_split("a1.example.com", ',');
+	if (build(&fx, &e))
+		fail_msg("%s", e.msg);
+	s = step(fx.plan, "agent-start@a1.example.com");
+	assert_string_equal(s->service_cmds[0], "/opt/puppetlabs/bin/puppet resource service puppet ensure=running");
+	fixture_done(&fx);
+}
+
 static void test_primary_alt_names_and_blocker(void **state)
 {
 	(void)state;
@@ -363,6 +387,7 @@ int main(void)
 		cmocka_unit_test(test_agent_options),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_legacy_dialect),
+		cmocka_unit_test(test_service_commands_shown),
 		cmocka_unit_test(test_primary_alt_names_and_blocker),
 		cmocka_unit_test(test_oss_ca_includes_agent_phase),
 		cmocka_unit_test(test_batch_argv),
