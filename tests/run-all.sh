@@ -44,5 +44,8 @@ else
   stage "integration tests: Puppet 8 server with a Puppet 8 and a Puppet 7 agent"
   CERTWIZ_IT_PUPPET=8 CERTWIZ_IT_AGENT_PUPPET=8,7 CERTWIZ_IT_ONLY=agent,agents,primary,oss-ca \
     tests/integration/run.sh "$top/build/ci/certwiz"
+  stage "integration tests: Puppet 8 in the AIO layout (/etc/puppetlabs, /opt/puppetlabs/bin)"
+  CERTWIZ_IT_PUPPET=8 CERTWIZ_IT_LAYOUT=aio CERTWIZ_IT_ONLY=agent,primary,oss-ca \
+    tests/integration/run.sh "$top/build/ci/certwiz"
 fi
 printf '\nall tests passed in %ss\n' "$SECONDS"

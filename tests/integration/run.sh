@@ -26,9 +26,18 @@ agent_release=${CERTWIZ_IT_AGENT_PUPPET:-}
 layout=${CERTWIZ_IT_LAYOUT:-}
 label="Puppet $release${agent_release:+ (agents $agent_release)}${layout:+, $layout layout}"
 
-log() { scenario=${1%%:*}; printf '\n---- [%s] %s (at %ss)\n' "$label" "$*" "$SECONDS"; }
+log() { scenario=${1%%:*}; : >"$work/run.log"; printf '\n---- [%s] %s (at %ss)\n' "$label" "$*" "$SECONDS"; }
 ok() { passes=$((passes + 1)); printf '  ok   %s\n' "$*"; }
-bad() { fails=$((fails + 1)); printf '  FAIL [%s, %s] %s\n' "$label" "$scenario" "$*"; }
+# A failure names the release and scenario, and (once per scenario) shows the end of
+# certwiz's output there: the step that failed and its command.
+shown=""
+bad() {
+  fails=$((fails + 1)); printf '  FAIL [%s, %s] %s\n' "$label" "$scenario" "$*"
+  if [ "$shown" != "$scenario" ] && [ -s "$work/run.log" ]; then
+    shown=$scenario
+    echo "      certwiz's output (end of $work/run.log):"; show_run 30
+  fi
+}
 scenario=setup
 check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
 on() { local host=$1; shift; "$sb/exec" "$host" -- "$@"; }
