@@ -91,6 +91,9 @@ static cw_status add_host(struct plan *p, const struct plan_input *in, const cha
 	vars_set(&h->vars, "certname", name);
 	char *alt = strv_join(hc.dns_alt_names, ",");
 	vars_set(&h->vars, "dns_alt_names", alt);
+	/* `puppet cert sign` takes a bare flag for a request with alt names (no value): the
+	 * legacy sign step names it through this, empty when the host has none. */
+	vars_set(&h->vars, "allow_dns_alt_names", *alt ? "--allow-dns-alt-names" : "");
 	free(alt);
 	/* the plan host takes the resolved strings over */
 	h->address = hc.address;

@@ -213,6 +213,21 @@ static void test_legacy_dialect(void **state)
 	assert_int_equal(step(fx.plan, "agent-request@a1.example.com")->nok, 2);
 	fixture_done(&fx);
 
+	/* puppet cert sign takes --allow-dns-alt-names as a bare flag, only for a request with alt
+	 * names (a value after it would be taken for another certname to sign). */
+	fixture_init(&fx, "oss-aio-5", "agent");
+	fx.agents = strv_split("a1.example.com,a2.example.com", ',');
+	fx.site.hosts = xcalloc(1, sizeof *fx.site.hosts);
+	fx.site.nhosts = 1;
+	fx.site.hosts[0] = (struct host_cfg){.name = xstrdup("a1.example.com"),
+					     .dns_alt_names = strv_split("a1,a1.internal", ','), .sudo = -1};
+	if (build(&fx, &e))
+		fail_msg("%s", e.msg);
+	assert_argv(step(fx.plan, "ca-sign@a1.example.com")->argv,
+		    "/opt/puppetlabs/bin/puppet cert sign --allow-dns-alt-names a1.example.com");
+	assert_argv(step(fx.plan, "ca-sign@a2.example.com")->argv, "/opt/puppetlabs/bin/puppet cert sign a2.example.com");
+	fixture_done(&fx);
+
 	/* The seed's own CA sequence: puppet cert list -a, then puppet master in the foreground,
 	 * stopped once it prints that it starts. */
 	fixture_init(&fx, "oss-aio-5", "oss-ca");
