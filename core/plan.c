@@ -408,8 +408,8 @@ static void resolve_tool(const struct profile *prof, char **argv)
 {
 	if (!argv || !argv[0])
 		return;
-	const char *path = profile_tool(prof, argv[0]);
-	if (path != argv[0] && strcmp(path, argv[0]) != 0) {
+	const char *path = profile_tool(prof, argv[0]); /* argv[0] itself when not a profile tool */
+	if (path != argv[0]) {
 		free(argv[0]);
 		argv[0] = xstrdup(path);
 	}
