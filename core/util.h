@@ -56,6 +56,12 @@ bool path_exists(const char *path);
 bool path_is_dir(const char *path);
 cw_status mkdir_p(const char *path, mode_t mode, struct cw_error *err);
 char *path_join(const char *a, const char *b);
+/* path as an absolute path: a relative one is taken from base (NULL: the current directory);
+ * "." and ".." are resolved by name, symlinks are not followed. NULL stays NULL. */
+char *path_absolute(const char *path, const char *base);
+/* The next component of a path at *s ("a" of "//a/b"): its start and length, *s moved past it.
+ * False at the end. */
+bool path_next(const char **s, const char **name, size_t *n);
 
 /* Hex SHA-256 of a buffer into out (65 bytes). */
 void sha256_hex(const void *data, size_t len, char out[65]);

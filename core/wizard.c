@@ -14,7 +14,7 @@ static cw_status load_profiles(struct wizard *w, struct cw_error *err)
 {
 	char **names = config_list(w->datadir, "profiles");
 	if (!names)
-		return cw_error_set(err, CW_ENOTFOUND,
+		return cw_error_set(err, CW_ECONFIG,
 				    "no profiles found: certwiz looks in $CERTWIZ_DATADIR/config/profiles, %s/config/"
 				    "profiles and the source tree; reinstall or pass --datadir", CW_DATADIR);
 	for (size_t i = 0; names[i]; i++) {
@@ -62,7 +62,7 @@ cw_status wizard_choose_profile(struct wizard *w, const char *name, struct cw_er
 		w->detect_note = NULL;
 		const struct profile *p = profile_detect(w->site.root, w->profiles, w->nprofiles, &w->detect_note);
 		if (!p)
-			return cw_error_set(err, CW_ENOTFOUND,
+			return cw_error_set(err, CW_ECONFIG,
 					    "no profile matches this host (%s). Choose one with --profile NAME; "
 					    "`certwiz list` shows them", w->detect_note);
 		w->profile = p;
@@ -101,7 +101,7 @@ cw_status wizard_procedure_info(struct wizard *w, const char *name, struct proce
 	char *path = config_find(w->datadir, rel);
 	free(rel);
 	if (!path)
-		return cw_error_set(err, CW_ENOTFOUND, "procedure '%s' is not installed", name);
+		return cw_error_set(err, CW_ECONFIG, "procedure '%s' is not installed", name);
 	cw_status st = procedure_load(path, out, err);
 	free(path);
 	return st;
@@ -209,6 +209,21 @@ static void set_str(char **dst, const char *src)
 	}
 }
 
+/* A relative agents_file in a config or answers file names a file next to it, so the run
+ * reads the same file whatever the current directory (and `certwiz resume` finds it). */
+static void anchor_to_file(char **path, const char *file)
+{
+	if (!*path || (*path)[0] == '/' || !file)
+		return;
+	char *dir = path_absolute(file, NULL);
+	char *slash = strrchr(dir, '/');
+	slash[slash == dir ? 1 : 0] = '\0';
+	char *abs = path_absolute(*path, dir);
+	free(dir);
+	free(*path);
+	*path = abs;
+}
+
 cw_status wizard_open(const struct wizard_opts *o, struct wizard **out, struct cw_error *err)
 {
 	struct wizard *w = xcalloc(1, sizeof *w);
@@ -221,8 +236,10 @@ cw_status wizard_open(const struct wizard_opts *o, struct wizard **out, struct c
 		cfg = installed;
 	if (cfg && (st = site_load(&w->site, cfg, err)))
 		goto fail;
+	anchor_to_file(&w->site.agents_file, cfg);
 	if (o->answers_path && (st = site_load(&w->site, o->answers_path, err)))
 		goto fail;
+	anchor_to_file(&w->site.agents_file, o->answers_path);
 	if ((st = site_load_ssh_config(&w->site, getenv("HOME"), err)))
 		goto fail;
 	set_str(&w->site.operator_name, o->operator_name);
@@ -232,6 +249,13 @@ cw_status wizard_open(const struct wizard_opts *o, struct wizard **out, struct c
 	set_str(&w->site.agents_file, o->agents_file);
 	set_str(&w->site.backup_dir, o->backup_dir);
 	set_str(&w->site.journal_dir, o->journal_dir);
+	/* Checked as the config file's are (the command line makes them absolute first). */
+	const char *const dir_opts[][2] = {{"--backup-dir", o->backup_dir}, {"--journal-dir", o->journal_dir}};
+	for (size_t i = 0; i < 2; i++)
+		if (dir_opts[i][1] && (st = validate_path(dir_opts[i][1], 1, err))) {
+			cw_error_prefix(err, "%s", dir_opts[i][0]);
+			goto fail;
+		}
 	if (o->on_failure) {
 		if (strcmp(o->on_failure, "stop") != 0 && strcmp(o->on_failure, "rollback") != 0) {
 			st = cw_error_set(err, CW_EINVAL, "--on-failure takes stop or rollback, not '%s'", o->on_failure);

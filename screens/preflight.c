@@ -485,6 +485,7 @@ static char *write_answers(struct app *a)
 	cfg_str(&sb, "console_host", a->w->site.console_host);
 	cfg_str(&sb, "backup_dir", a->w->site.backup_dir);
 	cfg_str(&sb, "journal_dir", a->w->site.journal_dir);
+	cfg_str(&sb, "report_dir", a->w->site.report_dir);
 	struct cw_error err = {0};
 	cw_status st = mkdir_p(a->w->site.journal_dir, 0700, &err);
 	if (!st)

@@ -483,6 +483,8 @@ static int run_plan(const struct wizard_opts *o, const char *resume)
 	const char *outcome = first_error ? "failed" : "completed";
 	if (exec_close(ex, outcome, &err))
 		fprintf(stderr, "certwiz: could not write the report: %s\n", err.msg);
+	else if (site->report_dir)
+		printf("\nreport: %s/report.md (and report.json), copied to %s\n", exec_run_dir(ex), site->report_dir);
 	else
 		printf("\nreport: %s/report.md (and report.json)\n", exec_run_dir(ex));
 	if (first_error) {

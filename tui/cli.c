@@ -155,8 +155,14 @@ static int cmd_plan(struct wizard_opts *o)
 	plan_format(w->plan, &sb);
 	fputs(sb.buf, stdout);
 	strbuf_done(&sb);
+	/* A blocked plan is printed whole, but it cannot run: say so in the exit code too. */
+	int rc = 0;
+	if (w->plan->blockers) {
+		fprintf(stderr, "certwiz: the plan is blocked (BLOCKED above): certwiz run would refuse it\n");
+		rc = EXIT_USAGE;
+	}
 	wizard_free(w);
-	return 0;
+	return rc;
 }
 
 static int cmd_check(struct wizard_opts *o, int within)
@@ -313,6 +319,40 @@ fail:
 	return err.code ? fail(&err) : 0;
 }
 
+/* A path typed on the command line, made absolute against the current directory, so what the
+ * journal records names the same file from anywhere (`certwiz resume`). owned keeps it. */
+static const char *abs_arg(char ***owned, const char *path)
+{
+	if (!path)
+		return NULL;
+	char *p = path_absolute(path, NULL);
+	strv_push_owned(owned, p);
+	return p;
+}
+
+static int dispatch(const char *cmd, struct wizard_opts *o, const char *operand, const char *host,
+		    bool json, bool yes, int within)
+{
+	if (!cmd)
+		return batch_wizard(o);
+	if (strcmp(cmd, "plan") == 0)
+		return cmd_plan(o);
+	if (strcmp(cmd, "list") == 0)
+		return cmd_list(o);
+	if (strcmp(cmd, "report") == 0)
+		return cmd_report(operand, json);
+	if (strcmp(cmd, "resume") == 0)
+		return batch_resume(o, operand);
+	if (strcmp(cmd, "restore") == 0)
+		return cmd_restore(o, operand, host, yes);
+	if (strcmp(cmd, "check") == 0)
+		return cmd_check(o, within);
+	if (strcmp(cmd, "run") == 0)
+		return batch_run(o);
+	fprintf(stderr, "certwiz: unknown command '%s': use plan, run, resume, check, report, restore or list (certwiz --help)\n", cmd);
+	return EXIT_USAGE;
+}
+
 int cli_main(int argc, char **argv)
 {
 	struct wizard_opts o = {0};
@@ -384,22 +424,17 @@ int cli_main(int argc, char **argv)
 		fprintf(stderr, "certwiz: unexpected argument '%s'; see certwiz --help\n", argv[optind]);
 		return EXIT_USAGE;
 	}
-	if (!cmd)
-		return batch_wizard(&o);
-	if (strcmp(cmd, "plan") == 0)
-		return cmd_plan(&o);
-	if (strcmp(cmd, "list") == 0)
-		return cmd_list(&o);
-	if (strcmp(cmd, "report") == 0)
-		return cmd_report(operand, json);
-	if (strcmp(cmd, "resume") == 0)
-		return batch_resume(&o, operand);
-	if (strcmp(cmd, "restore") == 0)
-		return cmd_restore(&o, operand, host, yes);
-	if (strcmp(cmd, "check") == 0)
-		return cmd_check(&o, within);
-	if (strcmp(cmd, "run") == 0)
-		return batch_run(&o);
-	fprintf(stderr, "certwiz: unknown command '%s': use plan, run, resume, check, report, restore or list (certwiz --help)\n", cmd);
-	return EXIT_USAGE;
+	char **owned = NULL;
+	o.config_path = abs_arg(&owned, o.config_path);
+	o.answers_path = abs_arg(&owned, o.answers_path);
+	o.agents_file = abs_arg(&owned, o.agents_file);
+	o.datadir = abs_arg(&owned, o.datadir);
+	o.root = abs_arg(&owned, o.root);
+	o.backup_dir = abs_arg(&owned, o.backup_dir);
+	o.journal_dir = abs_arg(&owned, o.journal_dir);
+	if (operand && !host) /* a backup on another host (--host) is named as it is there */
+		operand = abs_arg(&owned, operand);
+	int rc = dispatch(cmd, &o, operand, host, json, yes, within);
+	strv_free(owned);
+	return rc;
 }
