@@ -216,6 +216,38 @@ void strbuf_reset(struct strbuf *sb)
 		sb->buf[0] = '\0';
 }
 
+/* Wrap text at width: the first line starts with first, the rest with as many spaces. */
+void strbuf_wrap(struct strbuf *out, const char *first, const char *text, size_t width)
+{
+	size_t col = 0, ind = strlen(first);
+	const char *p = text;
+	while (*p) {
+		while (*p == ' ' || *p == '\n')
+			p++;
+		if (!*p)
+			break;
+		const char *e = p;
+		while (*e && *e != ' ' && *e != '\n')
+			e++;
+		size_t len = (size_t)(e - p);
+		if (col == 0) {
+			strbuf_adds(out, first);
+			col = ind;
+		} else if (col + 1 + len > width) {
+			strbuf_addf(out, "\n%*s", (int)ind, "");
+			col = ind;
+		} else {
+			strbuf_adds(out, " ");
+			col++;
+		}
+		strbuf_add(out, p, len);
+		col += len;
+		p = e;
+	}
+	if (col)
+		strbuf_adds(out, "\n");
+}
+
 char *strbuf_detach(struct strbuf *sb)
 {
 	char *s = sb->buf ? sb->buf : xstrdup("");

@@ -44,6 +44,9 @@ void strbuf_addf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(
 void strbuf_reset(struct strbuf *sb);
 /* Hand the buffer to the caller (never NULL) and reset sb. */
 char *strbuf_detach(struct strbuf *sb);
+/* Text wrapped at width, ending in a newline: the first line starts with first, the rest with
+ * as many spaces. */
+void strbuf_wrap(struct strbuf *out, const char *first, const char *text, size_t width);
 
 /* Read a whole file (at most max bytes; more is CW_EIO). *data is NUL-terminated. */
 cw_status file_read(const char *path, size_t max, char **data, size_t *len, struct cw_error *err);

@@ -129,7 +129,13 @@ static int cmd_list(struct wizard_opts *o)
 		struct procedure *p;
 		if (wizard_procedure_info(w, w->procedure_names[i], &p, &err))
 			return fail(&err);
-		printf("  %-14s %s (seed %s)\n", p->name, p->title, p->seed);
+		struct strbuf sb;
+		strbuf_init(&sb);
+		char *follows = xasprintf("follows %s", p->seed);
+		strbuf_wrap(&sb, "                 ", follows, 78);
+		free(follows);
+		printf("  %-14s %s\n%s", p->name, p->title, sb.buf);
+		strbuf_done(&sb);
 		procedure_free(p);
 	}
 	printf("\nProfiles:\n");

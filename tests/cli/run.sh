@@ -9,12 +9,13 @@ trap 'rm -rf "$tmp"' EXIT
 fails=0 passes=0
 
 # expect CODE TEXT -- ARGS...: exit code CODE and TEXT somewhere in stdout+stderr.
+# (expect_line: TEXT is a whole line.)
 expect() {
   code=$1 text=$2
   shift 3
   "$CERTWIZ" "$@" >"$tmp/out" 2>&1
   rc=$?
-  if [ "$rc" -ne "$code" ] || ! grep -qF -- "$text" "$tmp/out"; then
+  if [ "$rc" -ne "$code" ] || ! grep -q${whole:-}F -- "$text" "$tmp/out"; then
     echo "FAIL: certwiz $* -> exit $rc (want $code), output:"
     sed 's/^/    /' "$tmp/out" | head -20
     echo "    (wanted the text: $text)"
@@ -23,6 +24,7 @@ expect() {
     passes=$((passes + 1))
   fi
 }
+expect_line() { whole=x expect "$@"; }
 
 base="--profile oss-debian --root $root --journal-dir $tmp/runs --backup-dir $tmp/backups"
 # Our own HOME: the operator's ~/.ssh/config must not change what these tests see.
@@ -45,9 +47,20 @@ expect 2 "alt name '*.example.com' is a wildcard" -- plan -p primary -d '*.examp
 expect 2 "regenerate its certificate with the 'primary' procedure" -- plan -p agent -a puppet.example.com $base
 expect 0 '$ puppetserver ca clean --certname web1.example.com' -- plan -p agent -a web1.example.com $base
 expect 0 "CA server  puppet.example.com (this host)" -- plan -p agent -a web1.example.com $base
-expect 0 "alt names  puppet,puppet.example.com" -- plan -p primary $base
-expect 0 "--subject-alt-names puppet,puppet.example.com --ca-client" -- plan -p primary $base
+# puppet.conf lists the certname among its alt names; Puppet puts it in the SAN by itself, so
+# the plan does not name it twice
+expect_line 0 "  alt names  puppet" -- plan -p primary $base
+expect 0 "--subject-alt-names puppet --ca-client" -- plan -p primary $base
+expect_line 0 "         $ puppetserver ca setup --certname puppet.example.com --subject-alt-names puppet.example.org" -- plan -p oss-ca -a web1.example.com -d puppet.example.com,puppet.example.org $base
 expect 0 "Regenerate the CA and all certificates" -- list
+# Puppet's documents by title, never by this project's file numbers
+expect 0 'follows Puppet'"'"'s "Regenerating Certs for the Puppet Master"' -- list
+"$CERTWIZ" list >"$tmp/out" 2>&1
+if grep -qiE 'seed|\b00[0-4]\b' "$tmp/out"; then
+	echo "FAIL: certwiz list names internal seed files:"; grep -iE 'seed|\b00[0-4]\b' "$tmp/out"; fails=$((fails + 1))
+else
+	passes=$((passes + 1))
+fi
 # A blocker: the plan is printed whole, and the exit code says it cannot run.
 cp -r "$root" "$tmp/blocked-root"
 mkdir -p "$tmp/blocked-root/etc/puppet/puppetserver/conf.d"
