@@ -51,7 +51,7 @@ static const char usage[] =
 	"      --puppetdb-host NAME  pe-split: the PuppetDB host\n"
 	"      --console-host NAME   pe-split: the console host\n"
 	"  -f, --answers FILE        batch answers (same syntax as certwiz.cfg)\n"
-	"      --config FILE         site configuration (default /etc/certwiz/certwiz.cfg)\n"
+	"      --config FILE         site configuration (default " CW_SYSCONFDIR "/certwiz.cfg)\n"
 	"      --datadir DIR         where config/ with profiles and procedures lives\n"
 	"      --operator NAME       who signs off the steps\n"
 	"      --backup-dir DIR      where backups go (default /var/lib/certwiz/backups)\n"
