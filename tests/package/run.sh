@@ -78,7 +78,7 @@ in_root() {
     shift 2
     cd / && exec "$@"' _ "$etc" "$root" "$@"
 }
-mkdir -p "$work/home"
+mkdir -p "$work/home" "$root/etc" "$root/usr" # overlayfs needs every lower folder, even an empty one
 fixture=$top/tests/cli/root
 if in_root certwiz list >"$work/list.out" 2>&1 && grep -q '^  oss-ca ' "$work/list.out" &&
    grep -q '^  oss-debian ' "$work/list.out"; then
