@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -207,6 +208,72 @@ static void set_str(char **dst, const char *src)
 		free(*dst);
 		*dst = xstrdup(src);
 	}
+}
+
+/* Answers files: validated names, and paths and titles escaped for libconfig's strings. */
+static void cfg_str(struct strbuf *sb, const char *key, const char *v)
+{
+	if (!v)
+		return;
+	strbuf_addf(sb, "%s = \"", key);
+	for (const char *c = v; *c; c++)
+		strbuf_addf(sb, "%s%c", *c == '"' || *c == '\\' ? "\\" : "", *c);
+	strbuf_adds(sb, "\";\n");
+}
+
+static void cfg_list(struct strbuf *sb, const char *key, char *const *v)
+{
+	strbuf_addf(sb, "%s = [", key);
+	for (size_t i = 0; v && v[i]; i++)
+		strbuf_addf(sb, "%s\"%s\"", i ? ", " : "", v[i]); /* validated names: no quotes */
+	strbuf_adds(sb, "];\n");
+}
+
+cw_status wizard_write_answers(const struct wizard *w, const char *who, const char *operator_name,
+			       const char *header, char **path_out, struct cw_error *err)
+{
+	const struct plan *p = w->plan;
+	if (!p)
+		return cw_error_set(err, CW_EINVAL, "no plan to write answers for");
+	char ts[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(ts, sizeof ts, "%Y%m%dT%H%M%SZ", &tm);
+	char *path = xasprintf("%s/%s-%s-%s.cfg", w->site.journal_dir, who, ts, p->procedure);
+	struct strbuf sb;
+	strbuf_init(&sb);
+	strbuf_adds(&sb, header);
+	cfg_str(&sb, "procedure", p->procedure);
+	cfg_str(&sb, "profile", p->profile);
+	cfg_str(&sb, "operator", operator_name);
+	cfg_str(&sb, "certname", p->hosts[0].name);
+	char **alt = strv_split(vars_get(&p->hosts[0].vars, "dns_alt_names"), ',');
+	cfg_list(&sb, "dns_alt_names", alt);
+	strv_free(alt);
+	char **agents = NULL;
+	for (size_t h = 1; h < p->nhosts; h++)
+		if (strcmp(p->hosts[h].role, "agent") == 0)
+			strv_push(&agents, p->hosts[h].name);
+	if (agents)
+		cfg_list(&sb, "agents", agents);
+	strv_free(agents);
+	cfg_str(&sb, "puppetdb_host", w->site.puppetdb_host);
+	cfg_str(&sb, "console_host", w->site.console_host);
+	cfg_str(&sb, "backup_dir", w->site.backup_dir);
+	cfg_str(&sb, "journal_dir", w->site.journal_dir);
+	cfg_str(&sb, "report_dir", w->site.report_dir);
+	cfg_str(&sb, "on_failure", w->site.on_failure);
+	cw_status st = mkdir_p(w->site.journal_dir, 0700, err);
+	if (!st)
+		st = file_write_atomic(path, sb.buf, sb.len, 0600, err);
+	strbuf_done(&sb);
+	if (st) {
+		free(path);
+		return st;
+	}
+	*path_out = path;
+	return CW_OK;
 }
 
 /* A relative agents_file in a config or answers file names a file next to it, so the run
