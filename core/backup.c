@@ -245,21 +245,15 @@ static char *norm_path(const char *p)
 		return NULL;
 	struct strbuf sb;
 	strbuf_init(&sb);
-	const char *s = p;
-	while (*s) {
-		while (*s == '/')
-			s++;
-		if (!*s)
-			break;
-		const char *e = strchr(s, '/');
-		size_t n = e ? (size_t)(e - s) : strlen(s);
-		if ((n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.')) {
+	const char *s = p, *name;
+	size_t n;
+	while (path_next(&s, &name, &n)) {
+		if ((n == 1 && name[0] == '.') || (n == 2 && name[0] == '.' && name[1] == '.')) {
 			strbuf_done(&sb);
 			return NULL;
 		}
 		strbuf_adds(&sb, "/");
-		strbuf_add(&sb, s, n);
-		s += n;
+		strbuf_add(&sb, name, n);
 	}
 	if (sb.len == 0) {
 		strbuf_done(&sb);

@@ -4,12 +4,13 @@
 
 #include <stddef.h>
 
-/* X(name, exit code of the command line, message) */
+/* X(name, exit code of the command line, message). A file that is not there is an
+ * input/output error (4); a request certwiz cannot do is bad input (2). */
 #define CW_STATUS_LIST(X)                                                   \
 	X(CW_OK, 0, "ok")                                                   \
 	X(CW_EINVAL, 2, "invalid input")                                    \
 	X(CW_ECONFIG, 3, "configuration error")                             \
-	X(CW_ENOTFOUND, 3, "not found")                                     \
+	X(CW_ENOTFOUND, 4, "not found")                                     \
 	X(CW_EIO, 4, "input/output error")                                  \
 	X(CW_EEXEC, 5, "a step failed")                                     \
 	X(CW_EVERIFY, 5, "verification failed")                             \
@@ -21,7 +22,7 @@
 	X(CW_ESSL, 4, "OpenSSL error")                                      \
 	X(CW_EBACKUP, 8, "no verified backup")                              \
 	X(CW_ELOCKED, 9, "another certwiz run holds the lock")              \
-	X(CW_EUNSUPPORTED, 10, "not supported")
+	X(CW_EUNSUPPORTED, 2, "not supported")
 
 typedef enum {
 #define CW_X(name, code, msg) name,

@@ -1092,6 +1092,17 @@ cw_status exec_close(struct exec *ex, const char *outcome, struct cw_error *err)
 		free(mdp);
 		free(jsp);
 	}
+	/* report_dir: a copy of both, named after the run, where change records are collected. */
+	const char *rdir = ex->w->site.report_dir;
+	if (!st && rdir && !(st = mkdir_p(rdir, 0700, err))) {
+		const char *run = strrchr(ex->run_dir, '/');
+		run = run ? run + 1 : ex->run_dir;
+		char *mdp = xasprintf("%s/%s.md", rdir, run), *jsp = xasprintf("%s/%s.json", rdir, run);
+		if (!(st = file_write_atomic(mdp, md.buf, md.len, 0600, err)))
+			st = file_write_atomic(jsp, js.buf, js.len, 0600, err);
+		free(mdp);
+		free(jsp);
+	}
 	strbuf_done(&md);
 	strbuf_done(&js);
 	journal_log_done(&log);

@@ -36,6 +36,24 @@ static bool is_path_var(const char *name)
 }
 
 /* Every name and path of a host, before any of them can reach a command. */
+/* A host's alt names, without its certname: Puppet puts the certname in every certificate's
+ * SAN by itself, so naming it again (puppet.conf, --dns-alt-names) would list it twice. */
+static void set_alt_names(struct plan_host *h, char *const *names)
+{
+	const char *certname = vars_get(&h->vars, "certname");
+	char **keep = NULL;
+	for (size_t i = 0; names && names[i]; i++)
+		if (!certname || strcmp(names[i], certname) != 0)
+			strv_push(&keep, names[i]);
+	char *alt = strv_join(keep, ",");
+	vars_set(&h->vars, "dns_alt_names", alt ? alt : "");
+	/* `puppet cert sign` takes a bare flag for a request with alt names (no value): the
+	 * legacy sign step names it through this, empty when the host has none. */
+	vars_set(&h->vars, "allow_dns_alt_names", alt && *alt ? "--allow-dns-alt-names" : "");
+	free(alt);
+	strv_free(keep);
+}
+
 static cw_status validate_host_vars(const struct plan_host *h, struct cw_error *err)
 {
 	struct cw_error e;
@@ -89,12 +107,7 @@ static cw_status add_host(struct plan *p, const struct plan_input *in, const cha
 		for (size_t i = 0; i < in->site->vars.n; i++)
 			vars_set(&h->vars, in->site->vars.items[i].name, in->site->vars.items[i].value);
 	vars_set(&h->vars, "certname", name);
-	char *alt = strv_join(hc.dns_alt_names, ",");
-	vars_set(&h->vars, "dns_alt_names", alt);
-	/* `puppet cert sign` takes a bare flag for a request with alt names (no value): the
-	 * legacy sign step names it through this, empty when the host has none. */
-	vars_set(&h->vars, "allow_dns_alt_names", *alt ? "--allow-dns-alt-names" : "");
-	free(alt);
+	set_alt_names(h, hc.dns_alt_names);
 	/* the plan host takes the resolved strings over */
 	h->address = hc.address;
 	h->user = hc.user;
@@ -147,11 +160,9 @@ static cw_status build_hosts(struct plan *p, const struct plan_input *in, struct
 			vars_set(&ca->vars, in->site->vars.items[i].name, in->site->vars.items[i].value);
 	if (in->certname)
 		vars_set(&ca->vars, "certname", in->certname);
-	if (in->alt_names_set) {
-		char *alt = strv_join(in->dns_alt_names, ",");
-		vars_set(&ca->vars, "dns_alt_names", alt);
-		free(alt);
-	}
+	char **discovered = strv_split(vars_get(&ca->vars, "dns_alt_names"), ',');
+	set_alt_names(ca, in->alt_names_set ? in->dns_alt_names : discovered);
+	strv_free(discovered);
 	ca->name = xstrdup(vars_get(&ca->vars, "certname"));
 	/* Where this host's own services answer (a hosts entry for it may say, e.g. 127.0.0.10). */
 	const struct host_cfg *self = in->site ? site_host(in->site, ca->name) : NULL;
@@ -673,38 +684,6 @@ char *argv_display(char *const *argv)
 	return strbuf_detach(&sb);
 }
 
-/* Wrap text at width: the first line starts with first, the rest with as many spaces. */
-static void wrap(struct strbuf *out, const char *first, const char *text, size_t width)
-{
-	size_t col = 0, ind = strlen(first);
-	const char *p = text;
-	while (*p) {
-		while (*p == ' ' || *p == '\n')
-			p++;
-		if (!*p)
-			break;
-		const char *e = p;
-		while (*e && *e != ' ' && *e != '\n')
-			e++;
-		size_t len = (size_t)(e - p);
-		if (col == 0) {
-			strbuf_adds(out, first);
-			col = ind;
-		} else if (col + 1 + len > width) {
-			strbuf_addf(out, "\n%*s", (int)ind, "");
-			col = ind;
-		} else {
-			strbuf_adds(out, " ");
-			col++;
-		}
-		strbuf_add(out, p, len);
-		col += len;
-		p = e;
-	}
-	if (col)
-		strbuf_adds(out, "\n");
-}
-
 static const char *host_label(const struct plan *p, size_t h)
 {
 	return p->hosts[h].name;
@@ -788,7 +767,7 @@ void plan_format_step(const struct plan *p, const struct plan_step *s, bool brie
 		if (s->until) {
 			char *line = xasprintf("success: it prints \"%s\"; certwiz then stops it (as Ctrl-C would)",
 					       s->until);
-			wrap(out, "         ", line, 78);
+			strbuf_wrap(out, "         ", line, 78);
 			free(line);
 		} else if (s->nok > 1 || s->ok_exit[0] != 0) {
 			strbuf_adds(out, "         success: exit code");
@@ -810,7 +789,7 @@ void plan_format_step(const struct plan *p, const struct plan_step *s, bool brie
 				char *m = argv_display(merged);
 				char *line = xasprintf("batch: certwiz run does this and the next %zu step%s as one command%s:",
 						       n - 1, n == 2 ? "" : "s", n > 100 ? " per 100 agents" : "");
-				wrap(out, "         ", line, 78);
+				strbuf_wrap(out, "         ", line, 78);
 				strbuf_addf(out, "         $ %s%s\n", m, n > 100 ? ",..." : "");
 				free(line);
 				free(m);
@@ -835,14 +814,14 @@ void plan_format_step(const struct plan *p, const struct plan_step *s, bool brie
 			/* Each line of the instructions on its own: commands stay copy-pasteable. */
 			char **lines = strv_split(s->manual, '\n');
 			for (size_t i = 0; lines && lines[i]; i++)
-				wrap(out, "           ", lines[i], 78);
+				strbuf_wrap(out, "           ", lines[i], 78);
 			strv_free(lines);
 		}
 		break;
 	case STEP_BACKUP: {
 		char *paths = strv_join(s->backup_paths, ", ");
 		char *line = xasprintf("archive with owners and modes, plus a SHA-256 manifest: %s", paths);
-		wrap(out, "         ", line, 78);
+		strbuf_wrap(out, "         ", line, 78);
 		free(line);
 		free(paths);
 		break;
@@ -852,38 +831,39 @@ void plan_format_step(const struct plan *p, const struct plan_step *s, bool brie
 	{
 		char *line = xasprintf("DESTRUCTIVE: needs the verified backup of %s; type '%s' to run it",
 				       host_label(p, s->host), s->confirm);
-		wrap(out, "         ", line, 78);
+		strbuf_wrap(out, "         ", line, 78);
 		free(line);
 	}
 	for (size_t i = 0; i < s->nrequire; i++) {
 		char *d = plan_check_describe(p, &s->require[i]);
-		wrap(out, "         before: ", d, 78);
+		strbuf_wrap(out, "         before: ", d, 78);
 		free(d);
 	}
 	if (s->kind == STEP_BACKUP)
 		strbuf_adds(out, "         verify: the archive is read back and matches its manifest\n");
 	if (s->kind == STEP_SERVICE)
-		wrap(out, "         verify: ", strcmp(s->service_action, "stop") == 0
+		strbuf_wrap(out, "         verify: ", strcmp(s->service_action, "stop") == 0
 			? "each service is stopped (pid and port checked, not the control command's word)"
 			: "each service is running (pid and port checked, not the control command's word)", 78);
 	for (size_t i = 0; i < s->nverify; i++) {
 		char *d = plan_check_describe(p, &s->verify[i]);
-		wrap(out, "         verify: ", d, 78);
+		strbuf_wrap(out, "         verify: ", d, 78);
 		free(d);
 	}
 	if (s->kind == STEP_RUN && s->nverify == 0)
 		strbuf_adds(out, "         verify: the exit code\n");
 	if (!brief) {
-		wrap(out, "         why: ", s->explain, 78);
+		strbuf_wrap(out, "         why: ", s->explain, 78);
 		if (s->undo)
-			wrap(out, "         undo: ", s->undo, 78);
+			strbuf_wrap(out, "         undo: ", s->undo, 78);
 	}
 }
 
 void plan_format(const struct plan *p, struct strbuf *out)
 {
 	strbuf_addf(out, "certwiz plan: %s\n", p->procedure_title);
-	strbuf_addf(out, "  procedure  %s (follows Puppet's documents: seed %s)\n", p->procedure, p->seed);
+	strbuf_addf(out, "  procedure  %s\n", p->procedure);
+	strbuf_wrap(out, "  follows    ", p->seed, 78);
 	strbuf_addf(out, "  profile    %s: %s\n", p->profile, p->profile_title);
 	strbuf_addf(out, "  commands   %s dialect (%s)\n", dialect_str(p->dialect),
 		    p->dialect == DIALECT_MODERN ? "puppetserver ca, puppet ssl" : "puppet cert, puppet master");
@@ -896,13 +876,13 @@ void plan_format(const struct plan *p, struct strbuf *out)
 	strbuf_addf(out, "  steps      %zu in %zu phases; nothing changes until you run them\n", p->nsteps,
 		    p->nphases);
 	for (size_t i = 0; p->blockers && p->blockers[i]; i++)
-		wrap(out, "  BLOCKED: ", p->blockers[i], 78);
+		strbuf_wrap(out, "  BLOCKED: ", p->blockers[i], 78);
 	for (size_t i = 0; p->warnings && p->warnings[i]; i++)
-		wrap(out, "  warning: ", p->warnings[i], 78);
+		strbuf_wrap(out, "  warning: ", p->warnings[i], 78);
 	for (size_t ph = 0; ph < p->nphases; ph++) {
 		const struct plan_phase *phase = &p->phases[ph];
 		strbuf_addf(out, "\nPhase %zu: %s\n", ph + 1, phase->title);
-		wrap(out, "  ", phase->explain, 78);
+		strbuf_wrap(out, "  ", phase->explain, 78);
 		for (size_t i = phase->first; i < phase->first + phase->count; i++) {
 			strbuf_adds(out, "\n");
 			plan_format_step(p, &p->steps[i], false, out);

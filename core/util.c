@@ -216,6 +216,38 @@ void strbuf_reset(struct strbuf *sb)
 		sb->buf[0] = '\0';
 }
 
+/* Wrap text at width: the first line starts with first, the rest with as many spaces. */
+void strbuf_wrap(struct strbuf *out, const char *first, const char *text, size_t width)
+{
+	size_t col = 0, ind = strlen(first);
+	const char *p = text;
+	while (*p) {
+		while (*p == ' ' || *p == '\n')
+			p++;
+		if (!*p)
+			break;
+		const char *e = p;
+		while (*e && *e != ' ' && *e != '\n')
+			e++;
+		size_t len = (size_t)(e - p);
+		if (col == 0) {
+			strbuf_adds(out, first);
+			col = ind;
+		} else if (col + 1 + len > width) {
+			strbuf_addf(out, "\n%*s", (int)ind, "");
+			col = ind;
+		} else {
+			strbuf_adds(out, " ");
+			col++;
+		}
+		strbuf_add(out, p, len);
+		col += len;
+		p = e;
+	}
+	if (col)
+		strbuf_adds(out, "\n");
+}
+
 char *strbuf_detach(struct strbuf *sb)
 {
 	char *s = sb->buf ? sb->buf : xstrdup("");
@@ -345,6 +377,55 @@ char *path_join(const char *a, const char *b)
 	if (la && a[la - 1] == '/')
 		return xasprintf("%s%s", a, b[0] == '/' ? b + 1 : b);
 	return xasprintf("%s/%s", a, b[0] == '/' ? b + 1 : b);
+}
+
+bool path_next(const char **s, const char **name, size_t *n)
+{
+	const char *p = *s;
+	while (*p == '/')
+		p++;
+	if (!*p) {
+		*s = p;
+		return false;
+	}
+	const char *e = strchr(p, '/');
+	*name = p;
+	*n = e ? (size_t)(e - p) : strlen(p);
+	*s = p + *n;
+	return true;
+}
+
+char *path_absolute(const char *path, const char *base)
+{
+	if (!path)
+		return NULL;
+	char *full;
+	if (path[0] == '/') {
+		full = xstrdup(path);
+	} else {
+		char *cwd = base ? NULL : getcwd(NULL, 0);
+		full = path_join(base ? base : cwd ? cwd : "/", path);
+		free(cwd);
+	}
+	/* Rewrite in place: out never runs ahead of the component being read. */
+	size_t out = 0, n;
+	const char *s = full, *name;
+	while (path_next(&s, &name, &n)) {
+		if (n == 2 && name[0] == '.' && name[1] == '.') {
+			while (out > 0 && full[out - 1] != '/')
+				out--;
+			if (out > 0)
+				out--; /* the slash before the dropped component */
+		} else if (!(n == 1 && name[0] == '.')) {
+			full[out++] = '/';
+			memmove(full + out, name, n);
+			out += n;
+		}
+	}
+	if (out == 0)
+		full[out++] = '/';
+	full[out] = '\0';
+	return full;
 }
 
 void sha256_hex(const void *data, size_t len, char out[65])

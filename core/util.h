@@ -44,6 +44,9 @@ void strbuf_addf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(
 void strbuf_reset(struct strbuf *sb);
 /* Hand the buffer to the caller (never NULL) and reset sb. */
 char *strbuf_detach(struct strbuf *sb);
+/* Text wrapped at width, ending in a newline: the first line starts with first, the rest with
+ * as many spaces. */
+void strbuf_wrap(struct strbuf *out, const char *first, const char *text, size_t width);
 
 /* Read a whole file (at most max bytes; more is CW_EIO). *data is NUL-terminated. */
 cw_status file_read(const char *path, size_t max, char **data, size_t *len, struct cw_error *err);
@@ -56,6 +59,12 @@ bool path_exists(const char *path);
 bool path_is_dir(const char *path);
 cw_status mkdir_p(const char *path, mode_t mode, struct cw_error *err);
 char *path_join(const char *a, const char *b);
+/* path as an absolute path: a relative one is taken from base (NULL: the current directory);
+ * "." and ".." are resolved by name, symlinks are not followed. NULL stays NULL. */
+char *path_absolute(const char *path, const char *base);
+/* The next component of a path at *s ("a" of "//a/b"): its start and length, *s moved past it.
+ * False at the end. */
+bool path_next(const char **s, const char **name, size_t *n);
 
 /* Hex SHA-256 of a buffer into out (65 bytes). */
 void sha256_hex(const void *data, size_t len, char out[65]);

@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -14,7 +15,7 @@ static cw_status load_profiles(struct wizard *w, struct cw_error *err)
 {
 	char **names = config_list(w->datadir, "profiles");
 	if (!names)
-		return cw_error_set(err, CW_ENOTFOUND,
+		return cw_error_set(err, CW_ECONFIG,
 				    "no profiles found: certwiz looks in $CERTWIZ_DATADIR/config/profiles, %s/config/"
 				    "profiles and the source tree; reinstall or pass --datadir", CW_DATADIR);
 	for (size_t i = 0; names[i]; i++) {
@@ -62,7 +63,7 @@ cw_status wizard_choose_profile(struct wizard *w, const char *name, struct cw_er
 		w->detect_note = NULL;
 		const struct profile *p = profile_detect(w->site.root, w->profiles, w->nprofiles, &w->detect_note);
 		if (!p)
-			return cw_error_set(err, CW_ENOTFOUND,
+			return cw_error_set(err, CW_ECONFIG,
 					    "no profile matches this host (%s). Choose one with --profile NAME; "
 					    "`certwiz list` shows them", w->detect_note);
 		w->profile = p;
@@ -101,7 +102,7 @@ cw_status wizard_procedure_info(struct wizard *w, const char *name, struct proce
 	char *path = config_find(w->datadir, rel);
 	free(rel);
 	if (!path)
-		return cw_error_set(err, CW_ENOTFOUND, "procedure '%s' is not installed", name);
+		return cw_error_set(err, CW_ECONFIG, "procedure '%s' is not installed", name);
 	cw_status st = procedure_load(path, out, err);
 	free(path);
 	return st;
@@ -209,6 +210,87 @@ static void set_str(char **dst, const char *src)
 	}
 }
 
+/* Answers files: validated names, and paths and titles escaped for libconfig's strings. */
+static void cfg_str(struct strbuf *sb, const char *key, const char *v)
+{
+	if (!v)
+		return;
+	strbuf_addf(sb, "%s = \"", key);
+	for (const char *c = v; *c; c++)
+		strbuf_addf(sb, "%s%c", *c == '"' || *c == '\\' ? "\\" : "", *c);
+	strbuf_adds(sb, "\";\n");
+}
+
+static void cfg_list(struct strbuf *sb, const char *key, char *const *v)
+{
+	strbuf_addf(sb, "%s = [", key);
+	for (size_t i = 0; v && v[i]; i++)
+		strbuf_addf(sb, "%s\"%s\"", i ? ", " : "", v[i]); /* validated names: no quotes */
+	strbuf_adds(sb, "];\n");
+}
+
+cw_status wizard_write_answers(const struct wizard *w, const char *who, const char *operator_name,
+			       const char *header, char **path_out, struct cw_error *err)
+{
+	const struct plan *p = w->plan;
+	if (!p)
+		return cw_error_set(err, CW_EINVAL, "no plan to write answers for");
+	char ts[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(ts, sizeof ts, "%Y%m%dT%H%M%SZ", &tm);
+	char *path = xasprintf("%s/%s-%s-%s.cfg", w->site.journal_dir, who, ts, p->procedure);
+	struct strbuf sb;
+	strbuf_init(&sb);
+	strbuf_adds(&sb, header);
+	cfg_str(&sb, "procedure", p->procedure);
+	cfg_str(&sb, "profile", p->profile);
+	cfg_str(&sb, "operator", operator_name);
+	cfg_str(&sb, "certname", p->hosts[0].name);
+	char **alt = strv_split(vars_get(&p->hosts[0].vars, "dns_alt_names"), ',');
+	cfg_list(&sb, "dns_alt_names", alt);
+	strv_free(alt);
+	char **agents = NULL;
+	for (size_t h = 1; h < p->nhosts; h++)
+		if (strcmp(p->hosts[h].role, "agent") == 0)
+			strv_push(&agents, p->hosts[h].name);
+	if (agents)
+		cfg_list(&sb, "agents", agents);
+	strv_free(agents);
+	cfg_str(&sb, "puppetdb_host", w->site.puppetdb_host);
+	cfg_str(&sb, "console_host", w->site.console_host);
+	cfg_str(&sb, "backup_dir", w->site.backup_dir);
+	cfg_str(&sb, "journal_dir", w->site.journal_dir);
+	cfg_str(&sb, "report_dir", w->site.report_dir);
+	cfg_str(&sb, "on_failure", w->site.on_failure);
+	cw_status st = mkdir_p(w->site.journal_dir, 0700, err);
+	if (!st)
+		st = file_write_atomic(path, sb.buf, sb.len, 0600, err);
+	strbuf_done(&sb);
+	if (st) {
+		free(path);
+		return st;
+	}
+	*path_out = path;
+	return CW_OK;
+}
+
+/* A relative agents_file in a config or answers file names a file next to it, so the run
+ * reads the same file whatever the current directory (and `certwiz resume` finds it). */
+static void anchor_to_file(char **path, const char *file)
+{
+	if (!*path || (*path)[0] == '/' || !file)
+		return;
+	char *dir = path_absolute(file, NULL);
+	char *slash = strrchr(dir, '/');
+	slash[slash == dir ? 1 : 0] = '\0';
+	char *abs = path_absolute(*path, dir);
+	free(dir);
+	free(*path);
+	*path = abs;
+}
+
 cw_status wizard_open(const struct wizard_opts *o, struct wizard **out, struct cw_error *err)
 {
 	struct wizard *w = xcalloc(1, sizeof *w);
@@ -221,8 +303,10 @@ cw_status wizard_open(const struct wizard_opts *o, struct wizard **out, struct c
 		cfg = installed;
 	if (cfg && (st = site_load(&w->site, cfg, err)))
 		goto fail;
+	anchor_to_file(&w->site.agents_file, cfg);
 	if (o->answers_path && (st = site_load(&w->site, o->answers_path, err)))
 		goto fail;
+	anchor_to_file(&w->site.agents_file, o->answers_path);
 	if ((st = site_load_ssh_config(&w->site, getenv("HOME"), err)))
 		goto fail;
 	set_str(&w->site.operator_name, o->operator_name);
@@ -232,6 +316,13 @@ cw_status wizard_open(const struct wizard_opts *o, struct wizard **out, struct c
 	set_str(&w->site.agents_file, o->agents_file);
 	set_str(&w->site.backup_dir, o->backup_dir);
 	set_str(&w->site.journal_dir, o->journal_dir);
+	/* Checked as the config file's are (the command line makes them absolute first). */
+	const char *const dir_opts[][2] = {{"--backup-dir", o->backup_dir}, {"--journal-dir", o->journal_dir}};
+	for (size_t i = 0; i < 2; i++)
+		if (dir_opts[i][1] && (st = validate_path(dir_opts[i][1], 1, err))) {
+			cw_error_prefix(err, "%s", dir_opts[i][0]);
+			goto fail;
+		}
 	if (o->on_failure) {
 		if (strcmp(o->on_failure, "stop") != 0 && strcmp(o->on_failure, "rollback") != 0) {
 			st = cw_error_set(err, CW_EINVAL, "--on-failure takes stop or rollback, not '%s'", o->on_failure);

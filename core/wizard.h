@@ -46,6 +46,13 @@ cw_status wizard_set_alt_names(struct wizard *w, const char *comma_list, struct 
 cw_status wizard_set_agents(struct wizard *w, const char *comma_list, struct cw_error *err);
 cw_status wizard_build_plan(struct wizard *w, struct cw_error *err);
 
+/* The session's choices (procedure, profile, operator, certname, alt names, agents, hosts,
+ * directories, on_failure) as an answers file JOURNAL_DIR/WHO-TIME-PROCEDURE.cfg, starting with
+ * header; *path_out (caller frees) is what exec records so `certwiz resume` rebuilds the plan.
+ * Needs a built plan. */
+cw_status wizard_write_answers(const struct wizard *w, const char *who, const char *operator_name,
+			       const char *header, char **path_out, struct cw_error *err);
+
 /* The loaded procedure with this name, for the chooser's descriptions (loads on demand). */
 cw_status wizard_procedure_info(struct wizard *w, const char *name, struct procedure **out,
 				struct cw_error *err);

@@ -1144,7 +1144,7 @@ int app_run(const struct wizard_opts *o)
 	struct cw_error err = {0};
 	cw_status st = wizard_open(o, &a->w, &err);
 	bool auto_profile = !o->profile || strcmp(o->profile, "auto") == 0;
-	if (st == CW_ENOTFOUND && auto_profile && strstr(err.msg, "no profile matches")) {
+	if (st == CW_ECONFIG && auto_profile && strstr(err.msg, "no profile matches")) {
 		/* Detection failed: open with a profile the operator can change on screen 2. */
 		char why[1024];
 		snprintf(why, sizeof why, "%s", err.msg);
@@ -1186,7 +1186,7 @@ int app_run(const struct wizard_opts *o)
 		free(a->operator_name);
 		free(a->profile_note);
 		free(a);
-		return 1;
+		return 4; /* no usable terminal: an input/output error */
 	}
 	char note[512];
 	snprintf(note, sizeof note, "certwiz stopped; the terminal was restored. A run's journal is under %s.",

@@ -1,5 +1,5 @@
 /* deployment.c: screen 2: what to regenerate (the five procedures, each with when to use it
- * and the seed it follows), and the deployment profile: detected, changeable with p. */
+ * and the Puppet documents it follows), and the deployment profile: detected, changeable with p. */
 #include "screens.h"
 
 #include <stdio.h>
@@ -38,8 +38,7 @@ static void add_proc(struct app *a, struct deployment *s, const char *name)
 		strv_push(&s->names, name);
 		return;
 	}
-	char *desc = xasprintf("%s\n\nWhen to use this: %s\n\nFollows Puppet's documents: seed %s (certwiz "
-			       "--procedure %s).", p->summary, p->when_to_use, p->seed, p->name);
+	char *desc = xasprintf("%s Follows %s.\n\nWhen to use this: %s", p->summary, p->seed, p->when_to_use);
 	tui_list_add(&s->procs, p->title, NULL, desc);
 	strv_push(&s->names, name);
 	free(desc);

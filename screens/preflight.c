@@ -433,67 +433,17 @@ static void backup_done(struct app *a, struct app_job *j)
 		app_error(a, a->ex ? "The backup failed" : "The run could not start", &j->err);
 }
 
-static void cfg_str(struct strbuf *sb, const char *key, const char *v)
-{
-	if (!v)
-		return;
-	strbuf_addf(sb, "%s = \"", key);
-	for (const char *c = v; *c; c++)
-		strbuf_addf(sb, "%s%c", *c == '"' || *c == '\\' ? "\\" : "", *c);
-	strbuf_adds(sb, "\";\n");
-}
-
-static void cfg_list(struct strbuf *sb, const char *key, char *const *v)
-{
-	strbuf_addf(sb, "%s = [", key);
-	for (size_t i = 0; v && v[i]; i++)
-		strbuf_addf(sb, "%s\"%s\"", i ? ", " : "", v[i]); /* validated names: no quotes */
-	strbuf_adds(sb, "];\n");
-}
-
 /* What the operator chose on the screens, as an answers file beside the runs: exec_open
  * records its path, so `certwiz resume RUNDIR` rebuilds the same plan after a crash.
  * Destructive steps still need confirm_destructive = true there to run without a screen. */
 static char *write_answers(struct app *a)
 {
-	const struct plan *p = a->w->plan;
-	char ts[32];
-	time_t now = time(NULL);
-	struct tm tm;
-	gmtime_r(&now, &tm);
-	strftime(ts, sizeof ts, "%Y%m%dT%H%M%SZ", &tm);
-	char *path = xasprintf("%s/wizard-%s-%s.cfg", a->w->site.journal_dir, ts, p->procedure);
-	struct strbuf sb;
-	strbuf_init(&sb);
-	strbuf_adds(&sb, "# The choices made in the certwiz wizard, for `certwiz resume` of its run.\n"
-			 "# Destructive steps run without a screen only with: confirm_destructive = true;\n");
-	cfg_str(&sb, "procedure", p->procedure);
-	cfg_str(&sb, "profile", p->profile);
-	cfg_str(&sb, "operator", a->operator_name);
-	cfg_str(&sb, "certname", p->hosts[0].name);
-	char **alt = strv_split(vars_get(&p->hosts[0].vars, "dns_alt_names"), ',');
-	cfg_list(&sb, "dns_alt_names", alt);
-	strv_free(alt);
-	char **agents = NULL;
-	for (size_t h = 1; h < p->nhosts; h++)
-		if (strcmp(p->hosts[h].role, "agent") == 0)
-			strv_push(&agents, p->hosts[h].name);
-	if (agents)
-		cfg_list(&sb, "agents", agents);
-	strv_free(agents);
-	cfg_str(&sb, "puppetdb_host", a->w->site.puppetdb_host);
-	cfg_str(&sb, "console_host", a->w->site.console_host);
-	cfg_str(&sb, "backup_dir", a->w->site.backup_dir);
-	cfg_str(&sb, "journal_dir", a->w->site.journal_dir);
-	struct cw_error err = {0};
-	cw_status st = mkdir_p(a->w->site.journal_dir, 0700, &err);
-	if (!st)
-		st = file_write_atomic(path, sb.buf, sb.len, 0600, &err);
-	strbuf_done(&sb);
-	if (st) {
-		free(path);
+	char *path = NULL;
+	if (wizard_write_answers(a->w, "wizard", a->operator_name,
+				 "# The choices made in the certwiz wizard, for `certwiz resume` of its run.\n"
+				 "# Destructive steps run without a screen only with: confirm_destructive = true;\n",
+				 &path, NULL))
 		return NULL; /* resume then needs the choices again; the run itself does not */
-	}
 	return path;
 }
 

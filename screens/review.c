@@ -59,7 +59,7 @@ static void build(struct app *a, struct review *s)
 	for (size_t i = 0; i < p->nsteps; i++)
 		s->ndestructive += p->steps[i].destructive;
 	strbuf_addf(&sb, "# %s\n", p->procedure_title);
-	strbuf_addf(&sb, "Follows Puppet's documents: seed %s. Profile %s, %s dialect (%s).\n", p->seed, p->profile,
+	strbuf_addf(&sb, "Follows %s. Profile %s, %s dialect (%s).\n", p->seed, p->profile,
 		    dialect_str(p->dialect), p->dialect == DIALECT_MODERN ? "puppetserver ca, puppet ssl" : "puppet cert, puppet master");
 	const char *alt = vars_get(&p->hosts[0].vars, "dns_alt_names");
 	strbuf_addf(&sb, "CA server: %s (this host), alt names: %s.\n", p->hosts[0].name, alt && *alt ? alt : "(none)");

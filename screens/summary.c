@@ -211,7 +211,9 @@ static void build(struct app *a, struct summary *s)
 	if (a->closed)
 		strbuf_addf(&sb, "- %s/report.md (the change record; also report.json)\n- %s/journal.jsonl (every step, "
 			    "as it happened)\n", exec_run_dir(a->ex), exec_run_dir(a->ex));
-	else
+	if (a->closed && a->w->site.report_dir)
+		strbuf_addf(&sb, "- a copy of both in %s\n", a->w->site.report_dir);
+	if (!a->closed)
 		strbuf_addf(&sb, "- not written yet: the journal is %s/journal.jsonl\n", exec_run_dir(a->ex));
 	strbuf_adds(&sb, "\n# What to do next\n");
 	if (strcmp(outcome, "completed") != 0 && strcmp(outcome, "rolled back") != 0)

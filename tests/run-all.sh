@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # tests/run-all.sh: the whole test suite, from a clean clone on Debian 12, as root:
 # dependencies, a -Werror build, unit + golden + CLI + screen tests, the unit tests again
-# under ASan/UBSan, then the integration tests against a real Puppet sandbox: Puppet 7
-# (every scenario), then Puppet 5 and Puppet 8 (the procedures, and mixed agent releases).
+# under ASan/UBSan, the Debian package (built, linted, installed into a scratch root and run),
+# then the integration tests against a real Puppet sandbox: Puppet 7 (every scenario), then
+# Puppet 5 and Puppet 8 (the procedures, and mixed agent releases).
 # CERTWIZ_SKIP_INTEGRATION=1 stops after the fast tiers.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,6 +31,9 @@ stage "unit tests under AddressSanitizer and UndefinedBehaviorSanitizer"
 mkdir -p build/asan
 (cd build/asan && ../../configure --enable-asan >/dev/null && make -j"$jobs" >/dev/null)
 ASAN_OPTIONS=detect_leaks=1 make -C build/asan -j"$jobs" check-unit || show_logs build/asan
+
+stage "Debian package: dpkg-buildpackage, lintian, installed with dpkg --root and run"
+tests/package/run.sh
 
 if [ "${CERTWIZ_SKIP_INTEGRATION:-}" = 1 ]; then
   echo "integration tests skipped (CERTWIZ_SKIP_INTEGRATION=1)"

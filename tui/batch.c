@@ -434,10 +434,23 @@ static int run_plan(const struct wizard_opts *o, const char *resume)
 	struct observer obs = {.ctx = &pr, .step_started = on_started, .step_output = on_output,
 			       .step_finished = on_finished, .message = on_message};
 	const char *op = w->site.operator_name ? w->site.operator_name : getenv("USER");
-	struct exec_opts eo = {.operator_name = op, .batch = true, .obs = &obs, .answers_path = o->answers_path,
-			       .config_path = o->config_path, .resume_journal = resume};
+	/* Chosen on the command line alone: written down as an answers file, so that `certwiz
+	 * resume` rebuilds this plan without the options being given again. */
+	char *written = NULL;
+	if (!o->answers_path &&
+	    wizard_write_answers(w, "run", op, "# The choices of a `certwiz run` given on the command line, for `certwiz "
+					     "resume` of its run.\n", &written, &err)) {
+		fprintf(stderr, "certwiz: %s; nothing was changed\n", err.msg);
+		wizard_free(w);
+		return cw_status_exit_code(err.code);
+	}
+	struct exec_opts eo = {.operator_name = op, .batch = true, .obs = &obs,
+			       .answers_path = written ? written : o->answers_path, .config_path = o->config_path,
+			       .resume_journal = resume};
 	struct exec *ex;
-	if (exec_open(w, &eo, &ex, &err)) {
+	cw_status st = exec_open(w, &eo, &ex, &err);
+	free(written);
+	if (st) {
 		wizard_free(w);
 		return fail(&err);
 	}
@@ -483,6 +496,8 @@ static int run_plan(const struct wizard_opts *o, const char *resume)
 	const char *outcome = first_error ? "failed" : "completed";
 	if (exec_close(ex, outcome, &err))
 		fprintf(stderr, "certwiz: could not write the report: %s\n", err.msg);
+	else if (site->report_dir)
+		printf("\nreport: %s/report.md (and report.json), copied to %s\n", exec_run_dir(ex), site->report_dir);
 	else
 		printf("\nreport: %s/report.md (and report.json)\n", exec_run_dir(ex));
 	if (first_error) {

@@ -35,6 +35,7 @@ static const char usage[] =
 	"  list              list procedures and profiles\n"
 	"  check             pre-flight and expiry checks of this host (for people and monitoring)\n"
 	"  resume JOURNAL    continue an interrupted run (crash, kill, lost session) from its journal\n"
+	"                    (RUNDIR/journal.jsonl, or RUNDIR)\n"
 	"  report JOURNAL    print the change record of a run (Markdown; --json for JSON)\n"
 	"  restore BACKUP    put a backup archive back, byte for byte, on this host or (--host) on\n"
 	"                    the agent that holds it; running Puppet services are stopped and\n"
@@ -51,7 +52,7 @@ static const char usage[] =
 	"      --puppetdb-host NAME  pe-split: the PuppetDB host\n"
 	"      --console-host NAME   pe-split: the console host\n"
 	"  -f, --answers FILE        batch answers (same syntax as certwiz.cfg)\n"
-	"      --config FILE         site configuration (default /etc/certwiz/certwiz.cfg)\n"
+	"      --config FILE         site configuration (default " CW_SYSCONFDIR "/certwiz.cfg)\n"
 	"      --datadir DIR         where config/ with profiles and procedures lives\n"
 	"      --operator NAME       who signs off the steps\n"
 	"      --backup-dir DIR      where backups go (default /var/lib/certwiz/backups)\n"
@@ -68,8 +69,9 @@ static const char usage[] =
 	"  -V, --version             the version\n"
 	"\n"
 	"Exit codes:\n"
-	"  0  success          2  bad command line or input   3  configuration error\n"
-	"  4  I/O error        5  a step or its verification failed\n"
+	"  0  success          2  bad command line or input, a blocked plan\n"
+	"  3  configuration error                     4  I/O error (e.g. a missing file)\n"
+	"  5  a step or its verification failed\n"
 	"  6  cancelled        7  SSH: connection, authentication or host key\n"
 	"  8  no verified backup (destructive steps refused)    9  another run holds the lock\n"
 	"  certwiz check: 0 all ok, 1 warnings, 2 failures (as monitoring plugins do)\n"
@@ -129,7 +131,13 @@ static int cmd_list(struct wizard_opts *o)
 		struct procedure *p;
 		if (wizard_procedure_info(w, w->procedure_names[i], &p, &err))
 			return fail(&err);
-		printf("  %-14s %s (seed %s)\n", p->name, p->title, p->seed);
+		struct strbuf sb;
+		strbuf_init(&sb);
+		char *follows = xasprintf("follows %s", p->seed);
+		strbuf_wrap(&sb, "                 ", follows, 78);
+		free(follows);
+		printf("  %-14s %s\n%s", p->name, p->title, sb.buf);
+		strbuf_done(&sb);
 		procedure_free(p);
 	}
 	printf("\nProfiles:\n");
@@ -155,8 +163,14 @@ static int cmd_plan(struct wizard_opts *o)
 	plan_format(w->plan, &sb);
 	fputs(sb.buf, stdout);
 	strbuf_done(&sb);
+	/* A blocked plan is printed whole, but it cannot run: say so in the exit code too. */
+	int rc = 0;
+	if (w->plan->blockers) {
+		fprintf(stderr, "certwiz: the plan is blocked (BLOCKED above): certwiz run would refuse it\n");
+		rc = EXIT_USAGE;
+	}
 	wizard_free(w);
-	return 0;
+	return rc;
 }
 
 static int cmd_check(struct wizard_opts *o, int within)
@@ -313,6 +327,40 @@ fail:
 	return err.code ? fail(&err) : 0;
 }
 
+/* A path typed on the command line, made absolute against the current directory, so what the
+ * journal records names the same file from anywhere (`certwiz resume`). owned keeps it. */
+static const char *abs_arg(char ***owned, const char *path)
+{
+	if (!path)
+		return NULL;
+	char *p = path_absolute(path, NULL);
+	strv_push_owned(owned, p);
+	return p;
+}
+
+static int dispatch(const char *cmd, struct wizard_opts *o, const char *operand, const char *host,
+		    bool json, bool yes, int within)
+{
+	if (!cmd)
+		return batch_wizard(o);
+	if (strcmp(cmd, "plan") == 0)
+		return cmd_plan(o);
+	if (strcmp(cmd, "list") == 0)
+		return cmd_list(o);
+	if (strcmp(cmd, "report") == 0)
+		return cmd_report(operand, json);
+	if (strcmp(cmd, "resume") == 0)
+		return batch_resume(o, operand);
+	if (strcmp(cmd, "restore") == 0)
+		return cmd_restore(o, operand, host, yes);
+	if (strcmp(cmd, "check") == 0)
+		return cmd_check(o, within);
+	if (strcmp(cmd, "run") == 0)
+		return batch_run(o);
+	fprintf(stderr, "certwiz: unknown command '%s': use plan, run, resume, check, report, restore or list (certwiz --help)\n", cmd);
+	return EXIT_USAGE;
+}
+
 int cli_main(int argc, char **argv)
 {
 	struct wizard_opts o = {0};
@@ -384,22 +432,17 @@ int cli_main(int argc, char **argv)
 		fprintf(stderr, "certwiz: unexpected argument '%s'; see certwiz --help\n", argv[optind]);
 		return EXIT_USAGE;
 	}
-	if (!cmd)
-		return batch_wizard(&o);
-	if (strcmp(cmd, "plan") == 0)
-		return cmd_plan(&o);
-	if (strcmp(cmd, "list") == 0)
-		return cmd_list(&o);
-	if (strcmp(cmd, "report") == 0)
-		return cmd_report(operand, json);
-	if (strcmp(cmd, "resume") == 0)
-		return batch_resume(&o, operand);
-	if (strcmp(cmd, "restore") == 0)
-		return cmd_restore(&o, operand, host, yes);
-	if (strcmp(cmd, "check") == 0)
-		return cmd_check(&o, within);
-	if (strcmp(cmd, "run") == 0)
-		return batch_run(&o);
-	fprintf(stderr, "certwiz: unknown command '%s': use plan, run, resume, check, report, restore or list (certwiz --help)\n", cmd);
-	return EXIT_USAGE;
+	char **owned = NULL;
+	o.config_path = abs_arg(&owned, o.config_path);
+	o.answers_path = abs_arg(&owned, o.answers_path);
+	o.agents_file = abs_arg(&owned, o.agents_file);
+	o.datadir = abs_arg(&owned, o.datadir);
+	o.root = abs_arg(&owned, o.root);
+	o.backup_dir = abs_arg(&owned, o.backup_dir);
+	o.journal_dir = abs_arg(&owned, o.journal_dir);
+	if (operand && !host) /* a backup on another host (--host) is named as it is there */
+		operand = abs_arg(&owned, operand);
+	int rc = dispatch(cmd, &o, operand, host, json, yes, within);
+	strv_free(owned);
+	return rc;
 }

@@ -9,12 +9,13 @@ trap 'rm -rf "$tmp"' EXIT
 fails=0 passes=0
 
 # expect CODE TEXT -- ARGS...: exit code CODE and TEXT somewhere in stdout+stderr.
+# (expect_line: TEXT is a whole line.)
 expect() {
   code=$1 text=$2
   shift 3
   "$CERTWIZ" "$@" >"$tmp/out" 2>&1
   rc=$?
-  if [ "$rc" -ne "$code" ] || ! grep -qF -- "$text" "$tmp/out"; then
+  if [ "$rc" -ne "$code" ] || ! grep -q${whole:-}F -- "$text" "$tmp/out"; then
     echo "FAIL: certwiz $* -> exit $rc (want $code), output:"
     sed 's/^/    /' "$tmp/out" | head -20
     echo "    (wanted the text: $text)"
@@ -23,6 +24,7 @@ expect() {
     passes=$((passes + 1))
   fi
 }
+expect_line() { whole=x expect "$@"; }
 
 base="--profile oss-debian --root $root --journal-dir $tmp/runs --backup-dir $tmp/backups"
 # Our own HOME: the operator's ~/.ssh/config must not change what these tests see.
@@ -45,9 +47,28 @@ expect 2 "alt name '*.example.com' is a wildcard" -- plan -p primary -d '*.examp
 expect 2 "regenerate its certificate with the 'primary' procedure" -- plan -p agent -a puppet.example.com $base
 expect 0 '$ puppetserver ca clean --certname web1.example.com' -- plan -p agent -a web1.example.com $base
 expect 0 "CA server  puppet.example.com (this host)" -- plan -p agent -a web1.example.com $base
-expect 0 "alt names  puppet,puppet.example.com" -- plan -p primary $base
-expect 0 "--subject-alt-names puppet,puppet.example.com --ca-client" -- plan -p primary $base
+# puppet.conf lists the certname among its alt names; Puppet puts it in the SAN by itself, so
+# the plan does not name it twice
+expect_line 0 "  alt names  puppet" -- plan -p primary $base
+expect 0 "--subject-alt-names puppet --ca-client" -- plan -p primary $base
+expect_line 0 "         $ puppetserver ca setup --certname puppet.example.com --subject-alt-names puppet.example.org" -- plan -p oss-ca -a web1.example.com -d puppet.example.com,puppet.example.org $base
 expect 0 "Regenerate the CA and all certificates" -- list
+# Puppet's documents by title, never by this project's file numbers
+expect 0 'follows Puppet'"'"'s "Regenerating Certs for the Puppet Master"' -- list
+"$CERTWIZ" list >"$tmp/out" 2>&1
+if grep -qiE 'seed|\b00[0-4]\b' "$tmp/out"; then
+	echo "FAIL: certwiz list names internal seed files:"; grep -iE 'seed|\b00[0-4]\b' "$tmp/out"; fails=$((fails + 1))
+else
+	passes=$((passes + 1))
+fi
+# A blocker: the plan is printed whole, and the exit code says it cannot run.
+cp -r "$root" "$tmp/blocked-root"
+mkdir -p "$tmp/blocked-root/etc/puppet/puppetserver/conf.d"
+printf 'certificate-authority: {\n    allow-subject-alt-names: false\n}\n' \
+	>"$tmp/blocked-root/etc/puppet/puppetserver/conf.d/ca.conf"
+blocked="--profile oss-debian --root $tmp/blocked-root --journal-dir $tmp/runs --backup-dir $tmp/backups"
+expect 2 "BLOCKED: the CA refuses certificates with alt names" -- plan -p primary $blocked
+expect 2 "the plan is blocked (BLOCKED above)" -- plan -p primary $blocked
 printf 'web1.example.com\n# comment\nweb2.example.com\n' >"$tmp/agents"
 expect 0 "ca clean --certname web2.example.com" -- plan -p agent -A "$tmp/agents" $base
 # ~/.ssh/config basics: HostName, User, Port, IdentityFile by Host pattern, first value wins;
@@ -78,12 +99,17 @@ expect 1 "fix: run certwiz on the CA server" -- check $base
 expect 2 "--within takes a number of days" -- check --within soon $base
 
 expect 2 "report needs the journal of a run" -- report
-expect 3 "cannot open $tmp/nope/journal.jsonl" -- report "$tmp/nope/journal.jsonl"
+# A file that is not there is an input/output error (4), whatever names it.
+expect 4 "cannot open $tmp/nope/journal.jsonl" -- report "$tmp/nope/journal.jsonl"
+expect 4 "cannot open /nonexistent" -- report /nonexistent
+expect 4 "cannot open /nonexistent" -- plan -p agent -A /nonexistent $base
+expect 4 "cannot read $tmp/none.cfg" -- plan -p agent -a web1.example.com --config "$tmp/none.cfg" $base
+expect 4 "cannot read $tmp/none.cfg" -- run --answers "$tmp/none.cfg" $base
 expect 2 "--parallel takes a number of hosts from 1 to 256" -- run --parallel 0 $base
 expect 2 "--on-failure takes stop or rollback, not 'panic'" -- plan -p primary --on-failure panic $base
 expect 2 "resume needs the journal of the interrupted run" -- resume
 expect 2 "restore needs a backup archive" -- restore
-expect 3 "$tmp/none.manifest" -- restore "$tmp/none.tar.gz" --yes
+expect 4 "$tmp/none.manifest" -- restore "$tmp/none.tar.gz" --yes
 
 # Batch: answers files are checked before anything runs.
 expect 2 "run needs --answers FILE" -- run
@@ -97,6 +123,22 @@ printf 'procedure = "agent";\nagents = ["web1.example.com", "$(reboot)"];\n' >"$
 expect 3 "inject.cfg:2: agent certname '\$(reboot)' has the character '\$'" -- run --answers "$tmp/inject.cfg" $base
 printf 'procedure = "primary";\nvars = { ssldir = "/"; };\n' >"$tmp/root.cfg"
 expect 2 "ssldir: path '/' is too close to /" -- run --answers "$tmp/root.cfg" $base
+# Directories on the command line: relative ones are taken from the current directory and then
+# checked as the config file's are.
+(cd "$tmp" && "$CERTWIZ" plan -p agent -a web1.example.com -A agents --profile oss-debian --root "$root" \
+	--config sshsite.cfg --journal-dir runs --backup-dir ./b/../backups) >"$tmp/out" 2>&1
+if [ $? -ne 0 ] || ! grep -q "web2.example.com" "$tmp/out"; then
+	echo "FAIL: relative --agents-file, --config and directories from the current directory:"; sed 's/^/    /' "$tmp/out"
+	fails=$((fails + 1))
+else
+	passes=$((passes + 1))
+fi
+printf 'backup_dir = "backups";\n' >"$tmp/reldir.cfg"
+expect 3 "reldir.cfg:1: backup_dir: path 'backups' is not absolute" -- plan -p agent -a web1.example.com --config "$tmp/reldir.cfg" $base
+expect 2 "--journal-dir: path '/' is too close to /" -- plan -p agent -a web1.example.com $base --journal-dir /
+# agents_file in an answers file names a file next to it, whatever the current directory
+printf 'procedure = "agent";\nagents_file = "agents";\n' >"$tmp/relagents.cfg"
+expect 0 "ca clean --certname web2.example.com" -- plan --answers "$tmp/relagents.cfg" $base
 [ ! -e "$tmp/runs" ] || { echo "FAIL: a refused run left $tmp/runs behind"; fails=$((fails + 1)); }
 
 echo "$passes passed, $fails failed"

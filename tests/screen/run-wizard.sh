@@ -365,15 +365,16 @@ fi
 # 4. batch mode, one CA-side command for many agents (exec_run_batch): the stand-in CA cannot
 # revoke bad3, so the shared call fails; web1 and web2 are verified done, bad3 gets a call of
 # its own and fails alone.
-printf 'procedure = "batch-test";\noperator = "alice";\nconfirm_destructive = true;\nagents = ["web1.example.com", "web2.example.com", "bad3.example.com"];\n' >"$tmp/batch.cfg"
+printf 'procedure = "batch-test";\noperator = "alice";\nconfirm_destructive = true;\nagents = ["web1.example.com", "web2.example.com", "bad3.example.com"];\nreport_dir = "%s/reports";\n' "$tmp" >"$tmp/batch.cfg"
 wrap=
 [ "$as_root" = "unshare -r" ] && wrap="unshare -r"
 # its own datadir: the wizard walks above must not see this procedure
 mkdir -p "$tmp/bdata/config/profiles" "$tmp/bdata/config/procedures"
 cp "$sdir/data/config/profiles/screen-test.cfg" "$tmp/bdata/config/profiles/"
 cp "$sdir/batch/batch-test.cfg" "$tmp/bdata/config/procedures/"
-(cd "$tmp" && unset CERTWIZ_DATADIR && $wrap "$cw" run --answers "$tmp/batch.cfg" --datadir "$tmp/bdata" \
-	--profile screen-test --certname puppet.example.com --config "$tmp/run.cfg" --journal-dir "$tmp/b-journal" \
+# paths relative to $tmp, as a person types them: the journal must record them absolute
+(cd "$tmp" && unset CERTWIZ_DATADIR && $wrap "$cw" run --answers batch.cfg --datadir bdata \
+	--profile screen-test --certname puppet.example.com --config ./run.cfg --journal-dir b-journal \
 	--backup-dir "$tmp/b-backups") >"$tmp/batch.out" 2>&1
 rc=$?
 brd=$(ls -d "$tmp/b-journal"/*-batch-test 2>/dev/null | head -1)
@@ -393,8 +394,28 @@ elif ! grep -q '^  bad3.example.com .*FAILED at step 4' "$tmp/batch.out" ||
 	! grep -q '^  web1.example.com .*done$' "$tmp/batch.out" ||
 	! grep -q '^  puppet.example.com .*done$' "$tmp/batch.out"; then
 	bad "batch: the host table does not name bad3's failed step: $(tail -8 "$tmp/batch.out")"
+elif [ ! -s "$tmp/reports/${brd##*/}.md" ] || [ ! -s "$tmp/reports/${brd##*/}.json" ] ||
+	! cmp -s "$brd/report.md" "$tmp/reports/${brd##*/}.md"; then
+	bad "batch: report_dir $tmp/reports has no copy of the report: $(ls "$tmp/reports" 2>&1)"
+elif ! head -1 "$brd/journal.jsonl" | grep -F "\"path\":\"$tmp/batch.cfg\"" | grep -qF "\"value\":\"$tmp/run.cfg\""; then
+	bad "batch: the journal does not record the answers and config as absolute paths: $(head -1 "$brd/journal.jsonl")"
 else
 	echo "ok: batch mode shared one command among three agents and gave the failing one its own"
+fi
+# ... and the run is resumed from another directory: the same answers and config are found.
+# Without its run-end line the journal is that of a run killed before its end.
+if [ -n "$brd" ]; then
+	sed -i '/"event":"run-end"/d' "$brd/journal.jsonl"
+	(cd / && unset CERTWIZ_DATADIR && $wrap "$cw" resume "$brd" --datadir "$tmp/bdata" --profile screen-test \
+		--certname puppet.example.com --journal-dir "$tmp/b-journal" --backup-dir "$tmp/b-backups") \
+		>"$tmp/resume.out" 2>&1
+	rc=$?
+	if [ $rc != 5 ] || ! grep -q "certwiz resume: $brd/journal.jsonl (answers $tmp/batch.cfg)" "$tmp/resume.out" ||
+		! grep -q "done before the resume" "$tmp/resume.out"; then
+		bad "batch: resume from / exited with $rc (expected 5: bad3 fails again): $(head -5 "$tmp/resume.out")"
+	else
+		echo "ok: a batch run with relative paths was resumed from another directory"
+	fi
 fi
 
 # 5. what the run left: a report, the journal with every sign-off, the new CA in place

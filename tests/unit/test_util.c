@@ -36,6 +36,30 @@ static void test_files(void **state)
 	free(dir);
 }
 
+static void expect_abs(const char *path, const char *base, const char *want)
+{
+	char *got = path_absolute(path, base);
+	assert_string_equal(got, want);
+	free(got);
+}
+
+/* What the journal records for a path typed on the command line. */
+static void test_path_absolute(void **state)
+{
+	(void)state;
+	expect_abs("/etc/certwiz/certwiz.cfg", "/x", "/etc/certwiz/certwiz.cfg");
+	expect_abs("site.cfg", "/root/work", "/root/work/site.cfg");
+	expect_abs("./a/./b/", "/srv", "/srv/a/b");
+	expect_abs("../runs", "/var/lib/certwiz/x", "/var/lib/certwiz/runs");
+	expect_abs("../../../..", "/a/b", "/");
+	expect_abs("//etc//puppet/", NULL, "/etc/puppet");
+	assert_null(path_absolute(NULL, "/"));
+	char *cwd = getcwd(NULL, 0), *want = path_join(cwd, "answers.cfg");
+	expect_abs("answers.cfg", NULL, want);
+	free(cwd);
+	free(want);
+}
+
 static void test_strbuf_and_hash(void **state)
 {
 	(void)state;
@@ -66,6 +90,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_files),
 		cmocka_unit_test(test_strbuf_and_hash),
+		cmocka_unit_test(test_path_absolute),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

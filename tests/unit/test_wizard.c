@@ -104,6 +104,40 @@ static void test_session(void **state)
 	wizard_free(w);
 }
 
+/* A run chosen on the command line alone is written down as an answers file, and that file
+ * alone gives the same plan again (what `certwiz resume` loads). */
+static void test_answers_round_trip(void **state)
+{
+	(void)state;
+	struct wizard *w = open_wizard("agent");
+	struct cw_error e = {0};
+	assert_int_equal(wizard_set_agents(w, "a1.example.com,a2.example.com", &e), CW_OK);
+	free(w->site.on_failure);
+	w->site.on_failure = xstrdup("rollback");
+	assert_int_equal(wizard_build_plan(w, &e), CW_OK);
+	char *path = NULL;
+	assert_int_equal(wizard_write_answers(w, "run", "alice", "# test\n", &path, &e), CW_OK);
+	assert_non_null(strstr(path, "/runs/run-"));
+	struct wizard_opts o = {.datadir = CW_TEST_SRCDIR, .root = root, .answers_path = path,
+				.config_path = "/dev/null"};
+	struct wizard *w2 = NULL;
+	if (wizard_open(&o, &w2, &e) != CW_OK)
+		fail_msg("%s: %s", path, e.msg);
+	assert_int_equal(wizard_build_plan(w2, &e), CW_OK);
+	assert_string_equal(w2->plan->procedure, "agent");
+	assert_string_equal(w2->profile->name, "oss-debian");
+	assert_string_equal(w2->site.operator_name, "alice");
+	assert_string_equal(w2->site.on_failure, "rollback");
+	assert_string_equal(w2->site.journal_dir, w->site.journal_dir);
+	assert_int_equal(w2->plan->nhosts, 3);
+	assert_string_equal(w2->plan->hosts[2].name, "a2.example.com");
+	assert_string_equal(vars_get(&w2->plan->hosts[0].vars, "dns_alt_names"),
+			    vars_get(&w->plan->hosts[0].vars, "dns_alt_names"));
+	free(path);
+	wizard_free(w2);
+	wizard_free(w);
+}
+
 static const struct check_item *item(const struct check_report *r, const char *name)
 {
 	for (size_t i = 0; i < r->n; i++)
@@ -144,6 +178,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_session),
+		cmocka_unit_test(test_answers_round_trip),
 		cmocka_unit_test(test_checks_expiry),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
