@@ -288,3 +288,8 @@ void check_report_done(struct check_report *r)
 	free(r->items);
 	memset(r, 0, sizeof *r);
 }
+
+const char *check_ca_procedure(const struct profile *p)
+{
+	return p && p->flavour && strcmp(p->flavour, "pe") == 0 ? "pe-monolithic" : "oss-ca";
+}

@@ -28,4 +28,7 @@ cw_status checks_run(struct wizard *w, int within_days, long now, struct check_r
 		     struct cw_error *err);
 void check_report_done(struct check_report *r);
 
+/* The procedure that renews the CA of this profile's flavour ("oss-ca", "pe-monolithic"). */
+const char *check_ca_procedure(const struct profile *p);
+
 #endif

@@ -160,6 +160,24 @@ static bool pubkey_sha256(const EVP_PKEY *pk, char out[65])
 	return true;
 }
 
+/* Upper-case hex without leading zeros ("0" for zero): one spelling for a serial, whether it
+ * comes from a certificate, a CRL or inventory.txt. */
+static bool serial_hex(const ASN1_INTEGER *serial, char out[X509_SERIAL_MAX])
+{
+	BIGNUM *bn = ASN1_INTEGER_to_BN(serial, NULL);
+	char *hex = bn ? BN_bn2hex(bn) : NULL;
+	BN_free(bn);
+	const char *digits = hex;
+	while (digits && digits[0] == '0' && digits[1])
+		digits++;
+	bool ok = digits && strlen(digits) < X509_SERIAL_MAX;
+	if (ok)
+		snprintf(out, X509_SERIAL_MAX, "%s", digits);
+	OPENSSL_free(hex);
+	ERR_clear_error();
+	return ok;
+}
+
 void x509_info_done(struct x509_info *info)
 {
 	if (!info)
@@ -190,31 +208,24 @@ static cw_status read_cert(const char *what, const char *pem, size_t len, X509 *
 	return CW_OK;
 }
 
-static cw_status cert_info(X509 *cert, struct x509_info *out, struct cw_error *err)
+/* brief: skip the fingerprint and the public-key hash (the inventory reads thousands). */
+static cw_status cert_info(X509 *cert, bool brief, struct x509_info *out, struct cw_error *err)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
 
-	if (X509_digest(cert, EVP_sha256(), md, &mdlen) != 1 || mdlen != 32) {
+	if (!brief && (X509_digest(cert, EVP_sha256(), md, &mdlen) != 1 || mdlen != 32)) {
 		char why[256];
 		return cw_error_set(err, CW_ESSL, "cannot compute the certificate fingerprint: %s",
 				    ssl_reason(why, sizeof why));
 	}
-	if (!pubkey_sha256(X509_get0_pubkey(cert), out->pubkey_sha256))
+	if (!brief && !pubkey_sha256(X509_get0_pubkey(cert), out->pubkey_sha256))
 		return cw_error_set(err, CW_EINVAL,
 				    "the certificate's public key is damaged or of an unknown type");
 
-	BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
-	char *hex = bn ? BN_bn2hex(bn) : NULL;
-	BN_free(bn);
-	if (!hex || strlen(hex) >= sizeof out->serial) {
-		OPENSSL_free(hex);
-		ERR_clear_error();
+	if (!serial_hex(X509_get0_serialNumber(cert), out->serial))
 		return cw_error_set(err, CW_EINVAL,
 				    "the certificate's serial number is damaged or longer than 20 bytes");
-	}
-	snprintf(out->serial, sizeof out->serial, "%s", hex);
-	OPENSSL_free(hex);
 
 	if (!asn1_time_to_time_t(X509_get0_notBefore(cert), &out->not_before) ||
 	    !asn1_time_to_time_t(X509_get0_notAfter(cert), &out->not_after)) {
@@ -222,7 +233,8 @@ static cw_status cert_info(X509 *cert, struct x509_info *out, struct cw_error *e
 		return cw_error_set(err, CW_EINVAL, "the certificate's validity dates are damaged");
 	}
 
-	hex_colons(md, mdlen, out->fingerprint);
+	if (!brief)
+		hex_colons(md, mdlen, out->fingerprint);
 	out->subject_cn = name_cn(X509_get_subject_name(cert));
 	out->issuer_cn = name_cn(X509_get_issuer_name(cert));
 	push_dns_names(X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL), &out->san_dns);
@@ -231,18 +243,30 @@ static cw_status cert_info(X509 *cert, struct x509_info *out, struct cw_error *e
 	return CW_OK;
 }
 
-cw_status x509_parse_cert(const char *pem, size_t len, struct x509_info *out, struct cw_error *err)
+static cw_status parse_cert(const char *pem, size_t len, bool brief, struct x509_info *out,
+			    struct cw_error *err)
 {
 	X509 *cert = NULL;
 	memset(out, 0, sizeof *out);
 	cw_status st = read_cert("certificate", pem, len, &cert, err);
 	if (st != CW_OK)
 		return st;
-	st = cert_info(cert, out, err);
+	st = cert_info(cert, brief, out, err);
 	X509_free(cert);
 	if (st != CW_OK)
 		x509_info_done(out);
 	return st;
+}
+
+cw_status x509_parse_cert(const char *pem, size_t len, struct x509_info *out, struct cw_error *err)
+{
+	return parse_cert(pem, len, false, out, err);
+}
+
+cw_status x509_parse_cert_brief(const char *pem, size_t len, struct x509_info *out,
+				struct cw_error *err)
+{
+	return parse_cert(pem, len, true, out, err);
 }
 
 cw_status x509_load_cert(const char *path, struct x509_info *out, struct cw_error *err)
@@ -520,6 +544,84 @@ static cw_status read_crl_stack(const char *pem, size_t len, STACK_OF(X509_CRL) 
 	ERR_clear_error();
 	*out = sk;
 	return CW_OK;
+}
+
+static int serial_cmp(const void *a, const void *b)
+{
+	const char *x = *(const char *const *)a, *y = *(const char *const *)b;
+	size_t lx = strlen(x), ly = strlen(y);
+	return lx != ly ? (lx < ly ? -1 : 1) : strcmp(x, y);
+}
+
+cw_status x509_parse_crls(const char *pem, size_t len, struct x509_crl_info **out, size_t *n,
+			  struct cw_error *err)
+{
+	*out = NULL;
+	*n = 0;
+	STACK_OF(X509_CRL) *sk;
+	cw_status st = read_crl_stack(pem, len, &sk, err);
+	if (st != CW_OK)
+		return st;
+	size_t count = (size_t)sk_X509_CRL_num(sk);
+	struct x509_crl_info *infos = xcalloc(count, sizeof *infos);
+	for (size_t i = 0; i < count && st == CW_OK; i++) {
+		X509_CRL *crl = sk_X509_CRL_value(sk, (int)i);
+		struct x509_crl_info *c = &infos[i];
+		c->issuer_cn = name_cn(X509_CRL_get_issuer(crl));
+		const ASN1_TIME *next = X509_CRL_get0_nextUpdate(crl);
+		if (!asn1_time_to_time_t(X509_CRL_get0_lastUpdate(crl), &c->last_update) ||
+		    (next && !asn1_time_to_time_t(next, &c->next_update))) {
+			st = cw_error_set(err, CW_EINVAL, "CRL number %zu (from %s): its dates are damaged", i + 1,
+					  c->issuer_cn);
+			break;
+		}
+		ASN1_INTEGER *number = X509_CRL_get_ext_d2i(crl, NID_crl_number, NULL, NULL);
+		if (number && !serial_hex(number, c->number))
+			c->number[0] = '\0';
+		ASN1_INTEGER_free(number);
+		STACK_OF(X509_REVOKED) *rev = X509_CRL_get_REVOKED(crl);
+		int nrev = rev ? sk_X509_REVOKED_num(rev) : 0; /* no entries: no list at all */
+		c->nrevoked = nrev > 0 ? (size_t)nrev : 0;
+		c->revoked = xcalloc(c->nrevoked + 1, sizeof *c->revoked);
+		for (size_t j = 0; j < c->nrevoked; j++) {
+			char hex[X509_SERIAL_MAX];
+			if (!serial_hex(X509_REVOKED_get0_serialNumber(sk_X509_REVOKED_value(rev, (int)j)), hex)) {
+				st = cw_error_set(err, CW_EINVAL,
+						  "CRL from %s: revoked entry %zu has a damaged serial number",
+						  c->issuer_cn, j + 1);
+				break;
+			}
+			c->revoked[j] = xstrdup(hex);
+		}
+		if (st == CW_OK)
+			qsort(c->revoked, c->nrevoked, sizeof *c->revoked, serial_cmp);
+	}
+	sk_X509_CRL_pop_free(sk, X509_CRL_free);
+	ERR_clear_error();
+	if (st != CW_OK) {
+		x509_crl_infos_free(infos, count);
+		return st;
+	}
+	*out = infos;
+	*n = count;
+	return CW_OK;
+}
+
+void x509_crl_infos_free(struct x509_crl_info *c, size_t n)
+{
+	for (size_t i = 0; c && i < n; i++) {
+		free(c[i].issuer_cn);
+		for (size_t j = 0; j < c[i].nrevoked && c[i].revoked; j++)
+			free(c[i].revoked[j]);
+		free(c[i].revoked);
+	}
+	free(c);
+}
+
+bool x509_crl_lists(const struct x509_crl_info *c, const char *serial)
+{
+	return c->nrevoked && serial &&
+	       bsearch(&serial, c->revoked, c->nrevoked, sizeof *c->revoked, serial_cmp) != NULL;
 }
 
 /* Is there a CRL issued by every CA of the chain (chain[1..], the root included)? */

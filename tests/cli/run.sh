@@ -77,6 +77,43 @@ expect 1 "WARN CA certificate" -- check $base
 expect 1 "fix: run certwiz on the CA server" -- check $base
 expect 2 "--within takes a number of days" -- check --within soon $base
 
+# inventory: a CA made here with the openssl CLI (the CA server puppet.example.com, web1 with
+# 5 days left, web2 with a year, web3 revoked), read from the root's cadir.
+ca="$tmp/caroot/etc/puppet/puppetserver/ca"
+mkdir -p "$ca/signed" "$tmp/cadb" && cp -r "$root/etc" "$tmp/caroot/"
+: >"$tmp/cadb/index.txt"
+printf '[ca]\ndefault_ca = c\n[c]\ndatabase = %s/index.txt\ndefault_md = sha256\ndefault_crl_days = 30\n' \
+  "$tmp/cadb" >"$tmp/ca.cnf"
+mkcert() { # CN DAYS SERIAL
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null -subj "/CN=$1" \
+    -addext "subjectAltName=DNS:$1" 2>/dev/null |
+    openssl x509 -req -CA "$ca/ca_crt.pem" -CAkey "$tmp/ca.key" -days "$2" -set_serial "$3" -copy_extensions copy \
+      -out "$ca/signed/$1.pem" 2>/dev/null
+}
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$tmp/ca.key" -days 3650 \
+  -subj "/CN=Puppet CA: puppet.example.com" -out "$ca/ca_crt.pem" 2>/dev/null
+mkcert puppet.example.com 1800 2 && mkcert web1.example.com 5 3 && mkcert web2.example.com 365 4 &&
+  mkcert web3.example.com 365 5 &&
+  openssl ca -config "$tmp/ca.cnf" -keyfile "$tmp/ca.key" -cert "$ca/ca_crt.pem" -revoke "$ca/signed/web3.example.com.pem" \
+    >/dev/null 2>&1 &&
+  openssl ca -config "$tmp/ca.cnf" -keyfile "$tmp/ca.key" -cert "$ca/ca_crt.pem" -gencrl -out "$ca/ca_crl.pem" \
+    >/dev/null 2>&1 || { echo "FAIL: making the inventory fixture CA with openssl"; fails=$((fails + 1)); }
+cabase="--profile oss-debian --root $tmp/caroot --journal-dir $tmp/runs --backup-dir $tmp/backups"
+expect 3 "no CA here: /etc/puppet/puppetserver/ca/ca_crt.pem does not exist" -- inventory $base
+expect 1 "signed         4: 2 ok, 1 expiring within 30 days, 0 expired, 1 revoked, 0 unreadable" -- inventory $cabase
+expect 1 "revoked" -- inventory $cabase
+expect 1 "fix: 1 agent certificate(s) expire within 30 days: certwiz inventory --within 30 --write-agents" -- inventory $cabase
+expect 0 "No signed certificate expires within 4 days." -- inventory --within 4 $cabase
+expect 1 '"format":"certwiz-inventory-1"' -- inventory --json $cabase
+expect 1 "--agents-file $tmp/expiring.txt" -- inventory --write-agents "$tmp/expiring.txt" $cabase
+if grep -qx web1.example.com "$tmp/expiring.txt" && ! grep -q '^[^#].*puppet.example.com' "$tmp/expiring.txt"; then
+  passes=$((passes + 1))
+else
+  echo "FAIL: --write-agents wrote:"; sed 's/^/    /' "$tmp/expiring.txt"; fails=$((fails + 1))
+fi
+# What it wrote is an agents file the agent procedure takes.
+expect 0 '$ puppetserver ca clean --certname web1.example.com' -- plan -p agent -A "$tmp/expiring.txt" $cabase
+
 expect 2 "report needs the journal of a run" -- report
 expect 3 "cannot open $tmp/nope/journal.jsonl" -- report "$tmp/nope/journal.jsonl"
 expect 2 "--parallel takes a number of hosts from 1 to 256" -- run --parallel 0 $base
