@@ -625,7 +625,15 @@ void inventory_format_json(const struct inventory *inv, bool only_expiring, stru
 		json_object_object_add(counts, inv_state_str((enum inv_state)s), json_object_new_int64((int64_t)inv->counts[s]));
 	json_object_object_add(o, "counts", counts);
 	json_object_object_add(o, "worst", json_object_new_int(inventory_worst(inv)));
-	json_object *certs = json_object_new_array();
+	json_object_object_add(o, "unlisted", jstrv(inv->unlisted));
+	json_object_object_add(o, "warnings", jstrv(inv->warnings));
+	/* The certificates are written one at a time, so a CA of 10,000 never holds them all as
+	 * JSON objects at once: the head without its closing brace, then the array. */
+	const int flags = JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE;
+	const char *head = json_object_to_json_string_ext(o, flags);
+	strbuf_add(sb, head, strlen(head) - 1);
+	strbuf_adds(sb, ",\"certificates\":[");
+	bool first = true;
 	for (size_t i = 0; i < inv->n; i++) {
 		const struct inventory_entry *e = &inv->entries[i];
 		if (!listed(e, only_expiring))
@@ -645,13 +653,12 @@ void inventory_format_json(const struct inventory *inv, bool only_expiring, stru
 			json_object_object_add(j, "dns_alt_names", jstrv(e->cert.san_dns));
 			json_object_object_add(j, "in_inventory_txt", json_object_new_boolean(e->in_inventory));
 		}
-		json_object_array_add(certs, j);
+		strbuf_adds(sb, first ? "\n" : ",\n");
+		strbuf_adds(sb, json_object_to_json_string_ext(j, flags));
+		json_object_put(j);
+		first = false;
 	}
-	json_object_object_add(o, "certificates", certs);
-	json_object_object_add(o, "unlisted", jstrv(inv->unlisted));
-	json_object_object_add(o, "warnings", jstrv(inv->warnings));
-	strbuf_adds(sb, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
-	strbuf_adds(sb, "\n");
+	strbuf_adds(sb, "]}\n");
 	json_object_put(o);
 }
 

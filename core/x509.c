@@ -208,18 +208,17 @@ static cw_status read_cert(const char *what, const char *pem, size_t len, X509 *
 	return CW_OK;
 }
 
-/* brief: skip the fingerprint and the public-key hash (the inventory reads thousands). */
-static cw_status cert_info(X509 *cert, bool brief, struct x509_info *out, struct cw_error *err)
+static cw_status cert_info(X509 *cert, struct x509_info *out, struct cw_error *err)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
 
-	if (!brief && (X509_digest(cert, EVP_sha256(), md, &mdlen) != 1 || mdlen != 32)) {
+	if (X509_digest(cert, EVP_sha256(), md, &mdlen) != 1 || mdlen != 32) {
 		char why[256];
 		return cw_error_set(err, CW_ESSL, "cannot compute the certificate fingerprint: %s",
 				    ssl_reason(why, sizeof why));
 	}
-	if (!brief && !pubkey_sha256(X509_get0_pubkey(cert), out->pubkey_sha256))
+	if (!pubkey_sha256(X509_get0_pubkey(cert), out->pubkey_sha256))
 		return cw_error_set(err, CW_EINVAL,
 				    "the certificate's public key is damaged or of an unknown type");
 
@@ -233,8 +232,7 @@ static cw_status cert_info(X509 *cert, bool brief, struct x509_info *out, struct
 		return cw_error_set(err, CW_EINVAL, "the certificate's validity dates are damaged");
 	}
 
-	if (!brief)
-		hex_colons(md, mdlen, out->fingerprint);
+	hex_colons(md, mdlen, out->fingerprint);
 	out->subject_cn = name_cn(X509_get_subject_name(cert));
 	out->issuer_cn = name_cn(X509_get_issuer_name(cert));
 	push_dns_names(X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL), &out->san_dns);
@@ -243,30 +241,164 @@ static cw_status cert_info(X509 *cert, bool brief, struct x509_info *out, struct
 	return CW_OK;
 }
 
-static cw_status parse_cert(const char *pem, size_t len, bool brief, struct x509_info *out,
-			    struct cw_error *err)
+cw_status x509_parse_cert(const char *pem, size_t len, struct x509_info *out, struct cw_error *err)
 {
 	X509 *cert = NULL;
 	memset(out, 0, sizeof *out);
 	cw_status st = read_cert("certificate", pem, len, &cert, err);
 	if (st != CW_OK)
 		return st;
-	st = cert_info(cert, brief, out, err);
+	st = cert_info(cert, out, err);
 	X509_free(cert);
 	if (st != CW_OK)
 		x509_info_done(out);
 	return st;
 }
 
-cw_status x509_parse_cert(const char *pem, size_t len, struct x509_info *out, struct cw_error *err)
+/* ---- the brief reading: the TBSCertificate walked as DER ----
+ * OpenSSL 3 decodes a certificate's public key through its provider decoders whenever it
+ * parses a certificate (about 150 us an RSA key, most of the cost), and the inventory needs
+ * no key. So the fields it needs are taken from the DER here: each piece (serial, names,
+ * times, extensions) is still decoded by OpenSSL's own d2i functions. */
+
+struct der {
+	const unsigned char *p;
+	size_t n;
+};
+
+/* The next TLV of d: its tag, its content, and the whole of it. Single-byte tags, definite
+ * lengths (DER). false when it does not fit. */
+static bool der_next(struct der *d, unsigned char *tag, struct der *content, struct der *whole)
 {
-	return parse_cert(pem, len, false, out, err);
+	if (d->n < 2)
+		return false;
+	const unsigned char *start = d->p;
+	size_t hdr = 2, len = start[1];
+	if ((start[0] & 0x1f) == 0x1f)
+		return false;
+	if (len & 0x80) {
+		size_t k = len & 0x7f;
+		if (k == 0 || k > 4 || d->n < 2 + k)
+			return false;
+		len = 0;
+		for (size_t i = 0; i < k; i++)
+			len = len << 8 | start[2 + i];
+		hdr += k;
+	}
+	if (len > d->n - hdr)
+		return false;
+	*tag = start[0];
+	content->p = start + hdr;
+	content->n = len;
+	if (whole) {
+		whole->p = start;
+		whole->n = hdr + len;
+	}
+	d->p += hdr + len;
+	d->n -= hdr + len;
+	return true;
+}
+
+static bool der_time(const struct der *w, time_t *out)
+{
+	const unsigned char *p = w->p;
+	ASN1_TIME *t = d2i_ASN1_TIME(NULL, &p, (long)w->n);
+	bool ok = t && asn1_time_to_time_t(t, out);
+	ASN1_TIME_free(t);
+	return ok;
+}
+
+static char *der_name_cn(const struct der *w)
+{
+	const unsigned char *p = w->p;
+	X509_NAME *name = d2i_X509_NAME(NULL, &p, (long)w->n);
+	char *cn = name ? name_cn(name) : NULL;
+	X509_NAME_free(name);
+	return cn;
+}
+
+/* Fill out from the DER of a certificate; a message for what is damaged, NULL when fine. */
+static const char *brief_from_der(const unsigned char *der, size_t n, struct x509_info *out)
+{
+	struct der d = {der, n}, cert, tbs, f, w;
+	unsigned char tag;
+	if (!der_next(&d, &tag, &cert, NULL) || tag != 0x30 || !der_next(&cert, &tag, &tbs, NULL) || tag != 0x30)
+		return "it is not a DER certificate";
+	if (!der_next(&tbs, &tag, &f, &w))
+		return "it has no serial number";
+	if (tag == 0xa0 && !der_next(&tbs, &tag, &f, &w)) /* [0] version */
+		return "it has no serial number";
+	const unsigned char *p = w.p;
+	ASN1_INTEGER *serial = tag == 0x02 ? d2i_ASN1_INTEGER(NULL, &p, (long)w.n) : NULL;
+	bool ok = serial && serial_hex(serial, out->serial);
+	ASN1_INTEGER_free(serial);
+	if (!ok)
+		return "its serial number is damaged or longer than 20 bytes";
+	if (!der_next(&tbs, &tag, &f, NULL) || tag != 0x30) /* signature algorithm */
+		return "its signature algorithm is damaged";
+	if (!der_next(&tbs, &tag, &f, &w) || tag != 0x30 || !(out->issuer_cn = der_name_cn(&w)))
+		return "its issuer name is damaged";
+	struct der validity, t1, t2;
+	if (!der_next(&tbs, &tag, &validity, NULL) || tag != 0x30 || !der_next(&validity, &tag, &f, &t1) ||
+	    !der_next(&validity, &tag, &f, &t2) || !der_time(&t1, &out->not_before) ||
+	    !der_time(&t2, &out->not_after))
+		return "its validity dates are damaged";
+	if (!der_next(&tbs, &tag, &f, &w) || tag != 0x30 || !(out->subject_cn = der_name_cn(&w)))
+		return "its subject name is damaged";
+	if (!der_next(&tbs, &tag, &f, NULL) || tag != 0x30) /* subjectPublicKeyInfo: not decoded */
+		return "its public key is damaged";
+	while (tbs.n) {
+		if (!der_next(&tbs, &tag, &f, NULL))
+			return "its extensions are damaged";
+		if (tag != 0xa3) /* [1], [2] unique identifiers */
+			continue;
+		p = f.p;
+		STACK_OF(X509_EXTENSION) *exts = d2i_X509_EXTENSIONS(NULL, &p, (long)f.n);
+		if (!exts)
+			return "its extensions are damaged";
+		push_dns_names(X509V3_get_d2i(exts, NID_subject_alt_name, NULL, NULL), &out->san_dns);
+		BASIC_CONSTRAINTS *bc = X509V3_get_d2i(exts, NID_basic_constraints, NULL, NULL);
+		out->is_ca = bc && bc->ca;
+		BASIC_CONSTRAINTS_free(bc);
+		sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	}
+	return NULL;
 }
 
 cw_status x509_parse_cert_brief(const char *pem, size_t len, struct x509_info *out,
 				struct cw_error *err)
 {
-	return parse_cert(pem, len, true, out, err);
+	memset(out, 0, sizeof *out);
+	cw_status st = check_input("certificate", pem, len, err);
+	if (st != CW_OK)
+		return st;
+	BIO *bio = mem_bio(pem, len);
+	char *name = NULL, *header = NULL;
+	unsigned char *der = NULL;
+	long n = 0;
+	ERR_clear_error();
+	/* The first PEM block that is a certificate (as PEM_read_bio_X509 takes it). */
+	while (bio && PEM_read_bio(bio, &name, &header, &der, &n) == 1) {
+		bool cert = strcmp(name, PEM_STRING_X509) == 0 || strcmp(name, PEM_STRING_X509_OLD) == 0 ||
+			    strcmp(name, PEM_STRING_X509_TRUSTED) == 0;
+		OPENSSL_free(name);
+		OPENSSL_free(header);
+		if (cert)
+			break;
+		OPENSSL_free(der);
+		der = NULL;
+	}
+	BIO_free(bio);
+	if (!der)
+		return pem_failed("certificate", "-----BEGIN CERTIFICATE-----", err);
+	const char *why = brief_from_der(der, (size_t)n, out);
+	OPENSSL_free(der);
+	ERR_clear_error();
+	if (why) {
+		x509_info_done(out);
+		return cw_error_set(err, CW_EINVAL, "the certificate is damaged: %s", why);
+	}
+	return CW_OK;
 }
 
 cw_status x509_load_cert(const char *path, struct x509_info *out, struct cw_error *err)

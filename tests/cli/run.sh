@@ -77,8 +77,8 @@ expect 1 "WARN CA certificate" -- check $base
 expect 1 "fix: run certwiz on the CA server" -- check $base
 expect 2 "--within takes a number of days" -- check --within soon $base
 
-# inventory: a CA made here with the openssl CLI (the CA server puppet.example.com, web1 with
-# 5 days left, web2 with a year, web3 revoked), read from the root's cadir.
+# inventory: a CA made here with the openssl CLI (the CA server puppet.example.com with 20 days
+# left, web1 with 5, web2 with a year, web3 revoked), read from the root's cadir.
 ca="$tmp/caroot/etc/puppet/puppetserver/ca"
 mkdir -p "$ca/signed" "$tmp/cadb" && cp -r "$root/etc" "$tmp/caroot/"
 : >"$tmp/cadb/index.txt"
@@ -92,7 +92,7 @@ mkcert() { # CN DAYS SERIAL
 }
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$tmp/ca.key" -days 3650 \
   -subj "/CN=Puppet CA: puppet.example.com" -out "$ca/ca_crt.pem" 2>/dev/null
-mkcert puppet.example.com 1800 2 && mkcert web1.example.com 5 3 && mkcert web2.example.com 365 4 &&
+mkcert puppet.example.com 20 2 && mkcert web1.example.com 5 3 && mkcert web2.example.com 365 4 &&
   mkcert web3.example.com 365 5 &&
   openssl ca -config "$tmp/ca.cnf" -keyfile "$tmp/ca.key" -cert "$ca/ca_crt.pem" -revoke "$ca/signed/web3.example.com.pem" \
     >/dev/null 2>&1 &&
@@ -100,9 +100,10 @@ mkcert puppet.example.com 1800 2 && mkcert web1.example.com 5 3 && mkcert web2.e
     >/dev/null 2>&1 || { echo "FAIL: making the inventory fixture CA with openssl"; fails=$((fails + 1)); }
 cabase="--profile oss-debian --root $tmp/caroot --journal-dir $tmp/runs --backup-dir $tmp/backups"
 expect 3 "no CA here: /etc/puppet/puppetserver/ca/ca_crt.pem does not exist" -- inventory $base
-expect 1 "signed         4: 2 ok, 1 expiring within 30 days, 0 expired, 1 revoked, 0 unreadable" -- inventory $cabase
+expect 1 "signed         4: 1 ok, 2 expiring within 30 days, 0 expired, 1 revoked, 0 unreadable" -- inventory $cabase
 expect 1 "revoked" -- inventory $cabase
 expect 1 "fix: 1 agent certificate(s) expire within 30 days: certwiz inventory --within 30 --write-agents" -- inventory $cabase
+expect 1 "fix: the CA server's own certificate (puppet.example.com) expires soon: certwiz plan --procedure primary" -- inventory $cabase
 expect 0 "No signed certificate expires within 4 days." -- inventory --within 4 $cabase
 expect 1 '"format":"certwiz-inventory-1"' -- inventory --json $cabase
 expect 1 "--agents-file $tmp/expiring.txt" -- inventory --write-agents "$tmp/expiring.txt" $cabase
@@ -113,6 +114,13 @@ else
 fi
 # What it wrote is an agents file the agent procedure takes.
 expect 0 '$ puppetserver ca clean --certname web1.example.com' -- plan -p agent -A "$tmp/expiring.txt" $cabase
+# check names the certwiz command that fixes each expiry finding.
+mkdir -p "$tmp/caroot/var/lib/puppet/ssl/certs"
+cp "$ca/signed/puppet.example.com.pem" "$tmp/caroot/var/lib/puppet/ssl/certs/"
+expect 1 "WARN signed certificates  4 in /etc/puppet/puppetserver/ca: 2 expiring within 30 days" -- check $cabase
+expect 1 "fix: 1 agent certificate(s) expire within 30 days: certwiz inventory --within 30 --write-agents" -- check $cabase
+expect 1 "fix: regenerate it with its alt names: certwiz plan --procedure primary" -- check $cabase
+expect 1 "fix: regenerate the CA and every certificate before it expires: certwiz plan --procedure oss-ca" -- check --within 4000 $cabase
 
 expect 2 "report needs the journal of a run" -- report
 expect 3 "cannot open $tmp/nope/journal.jsonl" -- report "$tmp/nope/journal.jsonl"

@@ -419,6 +419,62 @@ static void test_json(void **state)
 	inventory_done(&inv);
 }
 
+/* The brief reading (DER walked by certwiz) gives what the full one (OpenSSL's X509) gives. */
+static void test_brief_equals_full(void **state)
+{
+	(void)state;
+	time_t now = time(NULL);
+	EVP_PKEY *k = gen_ec();
+	X509 *ca = make_cert("Puppet CA: brief", NULL, k, k, true, 0x0100, now - DAY, now + 9 * DAY, NULL);
+	X509 *leaf = make_cert("web.example.com", ca, k, k, false, 0x7FEDCBA987654321L, now - 2 * DAY, now + 3 * DAY,
+			       "DNS:web.example.com,IP:192.0.2.1,DNS:www.example.com");
+	X509 *certs[] = {ca, leaf};
+	for (size_t i = 0; i < 2; i++) {
+		char *pem = pem_cert(certs[i]);
+		struct x509_info full, brief;
+		assert_int_equal(x509_parse_cert(pem, strlen(pem), &full, NULL), CW_OK);
+		assert_int_equal(x509_parse_cert_brief(pem, strlen(pem), &brief, NULL), CW_OK);
+		assert_string_equal(brief.subject_cn, full.subject_cn);
+		assert_string_equal(brief.issuer_cn, full.issuer_cn);
+		assert_string_equal(brief.serial, full.serial);
+		assert_int_equal(brief.not_before, full.not_before);
+		assert_int_equal(brief.not_after, full.not_after);
+		assert_int_equal(brief.is_ca, full.is_ca);
+		assert_int_equal(strv_len(brief.san_dns), strv_len(full.san_dns));
+		for (size_t j = 0; j < strv_len(full.san_dns); j++)
+			assert_string_equal(brief.san_dns[j], full.san_dns[j]);
+		assert_string_equal(brief.fingerprint, "");
+		x509_info_done(&full);
+		x509_info_done(&brief);
+		free(pem);
+	}
+	struct x509_info info;
+	char *pem = pem_cert(leaf);
+	assert_int_equal(x509_parse_cert_brief(pem, strlen(pem), &info, NULL), CW_OK);
+	assert_string_equal(info.serial, "7FEDCBA987654321");
+	assert_int_equal(strv_len(info.san_dns), 2);
+	x509_info_done(&info);
+	free(pem);
+
+	/* Every truncation of the DER is refused, none read out of bounds (ASan build). */
+	unsigned char *der = NULL;
+	int n = i2d_X509(leaf, &der);
+	assert_true(n > 0);
+	for (int cut = 0; cut < n; cut++) {
+		char b64[4096];
+		int m = EVP_EncodeBlock((unsigned char *)b64, der, cut);
+		char *text = xasprintf("-----BEGIN CERTIFICATE-----\n%.*s\n-----END CERTIFICATE-----\n", m, b64);
+		struct cw_error err = {0};
+		assert_int_not_equal(x509_parse_cert_brief(text, strlen(text), &info, &err), CW_OK);
+		assert_null(info.subject_cn);
+		free(text);
+	}
+	OPENSSL_free(der);
+	X509_free(leaf);
+	X509_free(ca);
+	EVP_PKEY_free(k);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -430,6 +486,7 @@ int main(void)
 		cmocka_unit_test(test_days_left_rounds_down),
 		cmocka_unit_test(test_text_and_fixes),
 		cmocka_unit_test(test_json),
+		cmocka_unit_test(test_brief_equals_full),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
