@@ -395,7 +395,8 @@ cw_status inventory_read(const char *root, const char *cadir, const char *ssldir
 					xasprintf("%zu signed certificate(s) are not in inventory.txt (imported or "
 						  "copied in by hand)", missing));
 	}
-	qsort(inv->entries, inv->n, sizeof *inv->entries, entry_cmp);
+	if (inv->n)
+		qsort(inv->entries, inv->n, sizeof *inv->entries, entry_cmp);
 	for (size_t i = 0; i < inv->n; i++)
 		inv->counts[inv->entries[i].state]++;
 	return CW_OK;

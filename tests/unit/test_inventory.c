@@ -267,6 +267,33 @@ static void test_no_ca(void **state)
 	assert_null(inv.entries);
 }
 
+/* A CA with nothing signed yet, no CRL and no inventory.txt: nothing to do, and said why. */
+static void test_empty_ca(void **state)
+{
+	struct fx *f = *state;
+	EVP_PKEY *k = gen_ec();
+	X509 *ca = make_cert("Puppet CA: empty", NULL, k, k, true, 1, f->now - DAY, f->now + 900 * DAY, NULL);
+	char *pem = pem_cert(ca);
+	test_put(f->root, "/srv/empty/ca/ca_crt.pem", pem);
+	struct inventory inv;
+	struct cw_error err = {0};
+	assert_int_equal(inventory_read(f->root, "/srv/empty/ca", "/srv/empty", (long)f->now, 30, &inv, &err), CW_OK);
+	assert_int_equal(inv.n, 0);
+	assert_int_equal(inv.ncrls, 0);
+	assert_true(inv.cadir_in_ssldir);
+	assert_false(inv.has_inventory_txt);
+	assert_int_equal(inventory_worst(&inv), 0);
+	char *w = strv_join(inv.warnings, "\n");
+	assert_non_null(strstr(w, "no CRL"));
+	assert_non_null(strstr(w, "/srv/empty/ca/signed cannot be read"));
+	free(w);
+	assert_null(inventory_expiring_agents(&inv, NULL));
+	inventory_done(&inv);
+	free(pem);
+	X509_free(ca);
+	EVP_PKEY_free(k);
+}
+
 /* The threshold moves entries between ok and expiring; the exit code follows. */
 static void test_threshold_and_worst(void **state)
 {
@@ -482,6 +509,7 @@ int main(void)
 		cmocka_unit_test(test_single_ca_in_ssldir),
 		cmocka_unit_test(test_old_place_found),
 		cmocka_unit_test(test_no_ca),
+		cmocka_unit_test(test_empty_ca),
 		cmocka_unit_test(test_threshold_and_worst),
 		cmocka_unit_test(test_days_left_rounds_down),
 		cmocka_unit_test(test_text_and_fixes),
