@@ -157,29 +157,14 @@ static bool in_path(const char *prog)
 	return found;
 }
 
-cw_status checks_run(struct wizard *w, int within, long now, struct check_report *r, struct cw_error *err)
+/* The expiry checks: CA, host certificate, on the CA server every signed certificate
+ * (scan_ca), and the CRL. Files only: no network. */
+static void expiry_checks(struct check_report *r, const struct wizard *w, long now, int within, bool scan_ca)
 {
-	memset(r, 0, sizeof *r);
-	if (!now)
-		now = (long)time(NULL);
 	const struct facts *f = &w->facts;
 	const char *root = w->site.root;
 	const char *ssldir = vars_get(&f->vars, "ssldir"), *cadir = vars_get(&f->vars, "cadir");
 	const char *certname = vars_get(&f->vars, "certname");
-
-	if (geteuid() == 0)
-		add(r, "root", LEVEL_OK, xstrdup("running as root"), NULL);
-	else
-		add(r, "root", LEVEL_FAIL, xasprintf("running as uid %d", (int)geteuid()),
-		    "run certwiz as root (sudo certwiz ...): Puppet's SSL files belong to root and puppet");
-
-	add(r, "profile", LEVEL_OK,
-	    xasprintf("%s (%s dialect), Puppet %s", w->profile->name, dialect_str(w->profile->dialect),
-		      f->puppet_version ? f->puppet_version : "version unknown"),
-	    NULL);
-	for (size_t i = 0; f->warnings && f->warnings[i]; i++)
-		add(r, "facts", LEVEL_WARN, xstrdup(f->warnings[i]),
-		    "check puppet.conf (puppet config print certname dns_alt_names) and the current certificate");
 
 	const char *ca_proc = check_ca_procedure(w->profile);
 	char *fix = xasprintf("regenerate the CA and every certificate before it expires: certwiz plan --procedure %s%s",
@@ -203,7 +188,7 @@ cw_status checks_run(struct wizard *w, int within, long now, struct check_report
 		add(r, "host certificate", LEVEL_WARN, xasprintf("no certificate at %s/certs/%s.pem", ssldir, certname),
 		    "if this host should have one, bootstrap it: puppet ssl bootstrap");
 
-	if (f->has_ca)
+	if (f->has_ca && scan_ca)
 		signed_certs(r, w, now, within);
 
 	/* The CRL: an expired one makes agents refuse the server. */
@@ -232,6 +217,34 @@ cw_status checks_run(struct wizard *w, int within, long now, struct check_report
 	}
 	free(rp);
 	free(crl_path);
+
+}
+
+cw_status checks_run(struct wizard *w, int within, long now, struct check_report *r, struct cw_error *err)
+{
+	memset(r, 0, sizeof *r);
+	if (!now)
+		now = (long)time(NULL);
+	const struct facts *f = &w->facts;
+	const char *root = w->site.root;
+	const char *ssldir = vars_get(&f->vars, "ssldir"), *cadir = vars_get(&f->vars, "cadir");
+	const char *certname = vars_get(&f->vars, "certname");
+
+	if (geteuid() == 0)
+		add(r, "root", LEVEL_OK, xstrdup("running as root"), NULL);
+	else
+		add(r, "root", LEVEL_FAIL, xasprintf("running as uid %d", (int)geteuid()),
+		    "run certwiz as root (sudo certwiz ...): Puppet's SSL files belong to root and puppet");
+
+	add(r, "profile", LEVEL_OK,
+	    xasprintf("%s (%s dialect), Puppet %s", w->profile->name, dialect_str(w->profile->dialect),
+		      f->puppet_version ? f->puppet_version : "version unknown"),
+	    NULL);
+	for (size_t i = 0; f->warnings && f->warnings[i]; i++)
+		add(r, "facts", LEVEL_WARN, xstrdup(f->warnings[i]),
+		    "check puppet.conf (puppet config print certname dns_alt_names) and the current certificate");
+
+	expiry_checks(r, w, now, within, true);
 
 	const char *alt = vars_get(&f->vars, "dns_alt_names");
 	if (alt && *alt && w->profile->dialect == DIALECT_MODERN && f->has_ca) {
@@ -343,4 +356,18 @@ void check_report_done(struct check_report *r)
 const char *check_ca_procedure(const struct profile *p)
 {
 	return p && p->flavour && strcmp(p->flavour, "pe") == 0 ? "pe-monolithic" : "oss-ca";
+}
+
+char **check_expiry_findings(const struct wizard *w, int within, long now)
+{
+	struct check_report r = {0};
+	expiry_checks(&r, w, now ? now : (long)time(NULL), within, false);
+	char **out = NULL;
+	for (size_t i = 0; i < r.n; i++)
+		if (r.items[i].level != LEVEL_OK && r.items[i].fix)
+			strv_push_owned(&out, xasprintf("%s %s: %s", r.items[i].name,
+							r.items[i].level == LEVEL_FAIL ? "has a problem" : "needs attention",
+							r.items[i].fix));
+	check_report_done(&r);
+	return out;
 }
