@@ -224,6 +224,8 @@ static int cmd_inventory(struct wizard_opts *o, int within, bool within_given, b
 		strbuf_addf(&sb, "certwiz inventory: the CA of %s (%s), certificates expiring within %d days warn\n", self,
 			    w->profile->name, within);
 		inventory_format_text(&inv, within_given, &sb);
+		if (agents_out)
+			strbuf_addf(&sb, "\nwrote %zu agent certname(s) to %s\n", strv_len(agents), agents_out);
 		char **fixes = inventory_fixes(&inv, self, check_ca_procedure(w->profile), agents, agents_out);
 		for (size_t i = 0; fixes && fixes[i]; i++)
 			strbuf_addf(&sb, "%sfix: %s\n", i == 0 ? "\n" : "", fixes[i]);
