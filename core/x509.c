@@ -1313,3 +1313,112 @@ bool x509_text_has_private_key(const char *text, size_t len)
 	}
 	return false;
 }
+
+/* ---- re-signing CRLs (a CRL near its next update, the CA's key kept) ---- */
+
+/* The key of keys that belongs to cert, or NULL. */
+static EVP_PKEY *key_of_cert(X509 *cert, EVP_PKEY *const *keys, size_t nkeys)
+{
+	for (size_t i = 0; i < nkeys; i++)
+		if (X509_check_private_key(cert, keys[i]) == 1)
+			return keys[i];
+	ERR_clear_error();
+	return NULL;
+}
+
+/* A copy of crl with new dates, its number one more, signed again by key. */
+static X509_CRL *resign_one(const X509_CRL *crl, EVP_PKEY *key, time_t now, int days, struct cw_error *err)
+{
+	X509_CRL *n = X509_CRL_dup(crl);
+	ASN1_TIME *last = ASN1_TIME_set(NULL, now), *next = ASN1_TIME_set(NULL, now + (time_t)days * 86400);
+	bool ok = n && last && next && X509_CRL_set1_lastUpdate(n, last) && X509_CRL_set1_nextUpdate(n, next);
+	ASN1_TIME_free(last);
+	ASN1_TIME_free(next);
+	int crit = 0;
+	ASN1_INTEGER *num = ok ? X509_CRL_get_ext_d2i(n, NID_crl_number, &crit, NULL) : NULL;
+	if (num) {
+		BIGNUM *bn = ASN1_INTEGER_to_BN(num, NULL);
+		ok = bn && BN_add_word(bn, 1) && BN_to_ASN1_INTEGER(bn, num) &&
+		     X509_CRL_add1_ext_i2d(n, NID_crl_number, num, crit, X509V3_ADD_REPLACE) == 1;
+		BN_free(bn);
+		ASN1_INTEGER_free(num);
+	}
+	if (ok)
+		ok = X509_CRL_sign(n, key, EVP_sha256()) > 0;
+	if (!ok) {
+		char why[256];
+		cw_error_set(err, CW_ESSL, "cannot re-sign the CRL: %s", ssl_reason(why, sizeof why));
+		X509_CRL_free(n);
+		return NULL;
+	}
+	return n;
+}
+
+cw_status x509_crl_resign(const char *crl_pem, size_t crl_len, const char *ca_pem, size_t ca_len,
+			  char *const *key_pems, time_t now, int days, char **out, size_t *resigned,
+			  struct cw_error *err)
+{
+	*out = NULL;
+	*resigned = 0;
+	if (days < 1 || days > 36500)
+		return cw_error_set(err, CW_EINVAL, "a CRL's next update is 1 to 36500 days away, not %d", days);
+	STACK_OF(X509_CRL) *crls = NULL;
+	STACK_OF(X509) *cas = NULL;
+	EVP_PKEY **keys = NULL;
+	size_t nkeys = 0;
+	BIO *bio = NULL;
+	cw_status st;
+	if ((st = read_crl_stack(crl_pem, crl_len, &crls, err)) ||
+	    (st = read_cert_stack("CA bundle", ca_pem, ca_len, &cas, err)))
+		goto done;
+	nkeys = strv_len(key_pems);
+	keys = xcalloc(nkeys + 1, sizeof *keys);
+	for (size_t i = 0; i < nkeys; i++)
+		if ((st = read_private_key(key_pems[i], strlen(key_pems[i]), &keys[i], err)))
+			goto done;
+	bio = BIO_new(BIO_s_mem());
+	if (!bio) {
+		st = cw_error_set(err, CW_ESSL, "out of memory");
+		goto done;
+	}
+	for (int i = 0; i < sk_X509_CRL_num(crls); i++) {
+		X509_CRL *crl = sk_X509_CRL_value(crls, i);
+		X509 *issuer = NULL;
+		for (int j = 0; j < sk_X509_num(cas) && !issuer; j++)
+			if (X509_NAME_cmp(X509_get_subject_name(sk_X509_value(cas, j)), X509_CRL_get_issuer(crl)) == 0)
+				issuer = sk_X509_value(cas, j);
+		char *cn = name_cn(X509_CRL_get_issuer(crl));
+		EVP_PKEY *key = issuer ? key_of_cert(issuer, keys, nkeys) : NULL;
+		X509_CRL *n = NULL;
+		if (!issuer)
+			st = cw_error_set(err, CW_EINVAL, "the CRL from '%s' has no issuer certificate in the CA bundle", cn);
+		else if (!key)
+			st = cw_error_set(err, CW_EINVAL, "no private key given belongs to '%s', the CRL's issuer", cn);
+		else if ((n = resign_one(crl, key, now, days, err)) == NULL)
+			st = CW_ESSL;
+		else if (X509_CRL_verify(n, X509_get0_pubkey(issuer)) != 1 ||
+			 sk_X509_REVOKED_num(X509_CRL_get_REVOKED(n)) != sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)))
+			st = cw_error_set(err, CW_EVERIFY, "the re-signed CRL from '%s' does not verify or lost entries", cn);
+		else if (!PEM_write_bio_X509_CRL(bio, n))
+			st = cw_error_set(err, CW_ESSL, "out of memory");
+		free(cn);
+		X509_CRL_free(n);
+		if (st)
+			goto done;
+		(*resigned)++;
+	}
+	char *data = NULL;
+	long len = BIO_get_mem_data(bio, &data);
+	*out = xstrndup(data, (size_t)len);
+done:
+	BIO_free(bio);
+	for (size_t i = 0; keys && i < nkeys; i++)
+		EVP_PKEY_free(keys[i]);
+	free(keys);
+	sk_X509_CRL_pop_free(crls, X509_CRL_free);
+	sk_X509_pop_free(cas, X509_free);
+	ERR_clear_error();
+	if (st)
+		*resigned = 0;
+	return st;
+}

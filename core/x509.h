@@ -85,6 +85,16 @@ void x509_crl_infos_free(struct x509_crl_info *c, size_t n);
 /* Does the CRL list this serial (hex as x509_info.serial)? Binary search. */
 bool x509_crl_lists(const struct x509_crl_info *c, const char *serial);
 
+/* Re-sign every CRL of crl_pem (a two-tier CA's ca_crl.pem holds the intermediate's and the
+ * root's) with the key of its issuer: the same revoked entries and extensions, lastUpdate now,
+ * nextUpdate now + days, the CRL number one more. Issuers come from ca_pem (every certificate
+ * trusted); keys are PEM private keys (a NULL-terminated list; never copied or logged). Each new
+ * CRL is checked against its issuer's public key before it is kept. A CRL whose issuer or key is
+ * missing fails the whole call (nothing half done). *out: heap PEM, the CRLs in their order. */
+cw_status x509_crl_resign(const char *crl_pem, size_t crl_len, const char *ca_pem, size_t ca_len,
+			  char *const *key_pems, time_t now, int days, char **out, size_t *resigned,
+			  struct cw_error *err);
+
 /* Connect to address:port (TLS, no verification), return the PEM of the certificate the
  * server presents. sni may be NULL. Gives up after timeout_ms. */
 /* *pem is heap. timeout_ms covers name resolution, connect and handshake: CW_ETIMEOUT
