@@ -749,7 +749,7 @@ out:
 
 const char *step_kind_str(enum step_kind k)
 {
-	static const char *const names[] = {"run", "service", "manual", "backup"};
+	static const char *const names[] = {"run", "service", "manual", "backup", "action"};
 	return names[k];
 }
 
@@ -795,6 +795,7 @@ static void step_done(struct step_tmpl *s)
 	free(s->each);
 	strv_free(s->when);
 	argv_tmpl_done(&s->run[0]);
+	argv_tmpl_done(&s->action);
 	argv_tmpl_done(&s->run[1]);
 	free(s->manual);
 	free(s->manual_windows);
@@ -953,7 +954,7 @@ static cw_status load_checks(struct ld *l, config_setting_t *st_grp, const char 
 static cw_status load_step(struct ld *l, config_setting_t *e, const char *const *roles, struct step_tmpl *s)
 {
 	static const char *const keys[] = {"id", "title", "explain", "undo", "role", "each", "when",
-					   "run", "manual", "manual_windows", "service", "backup",
+					   "run", "manual", "manual_windows", "service", "backup", "action",
 					   "destructive", "ok_exit", "timeout", "require", "verify",
 					   "ca_signs_alt_names", "batch", NULL};
 	cw_status st;
@@ -1031,12 +1032,23 @@ static cw_status load_step(struct ld *l, config_setting_t *e, const char *const 
 		if ((st = get_bool(l, e, "backup", &b, NULL)))
 			return st;
 	}
-	if (s->manual && !run && !svc && !bk) {
+	config_setting_t *act = config_setting_get_member(e, "action");
+	if (act) {
+		kinds++;
+		s->kind = STEP_ACTION;
+		if ((st = load_argv(l, act, "action", &s->action)))
+			return st;
+		const char *name = s->action.n && s->action.items[0].words ? s->action.items[0].words[0] : "";
+		if (strcmp(name, "crl-refresh") != 0 || s->action.n != 3)
+			return bad(l, act, "action must be (\"crl-refresh\", CADIR, DAYS), found '%s' with %zu words", name,
+				   s->action.n);
+	}
+	if (s->manual && !run && !svc && !bk && !act) {
 		kinds++;
 		s->kind = STEP_MANUAL;
 	}
 	if (kinds != 1)
-		return bad(l, e, "step '%s' needs exactly one of run, service, backup or manual; found %d", s->id,
+		return bad(l, e, "step '%s' needs exactly one of run, service, backup, action or manual; found %d", s->id,
 			   kinds);
 	config_setting_t *ok = config_setting_get_member(e, "ok_exit");
 	if (ok) {

@@ -84,7 +84,9 @@ struct check_tmpl {
 	int line;
 };
 
-enum step_kind { STEP_RUN, STEP_SERVICE, STEP_MANUAL, STEP_BACKUP };
+/* STEP_ACTION: work certwiz does itself on the host it runs on (no external command), named
+ * by the first word of its argv: "crl-refresh CADIR DAYS". */
+enum step_kind { STEP_RUN, STEP_SERVICE, STEP_MANUAL, STEP_BACKUP, STEP_ACTION };
 const char *step_kind_str(enum step_kind k);
 
 struct step_tmpl {
@@ -95,6 +97,7 @@ struct step_tmpl {
 	enum step_kind kind;
 	struct argv_tmpl run[2];      /* by dialect; both the same when not per-dialect */
 	bool has_run[2];
+	struct argv_tmpl action;      /* kind ACTION: the action's name and its arguments */
 	char *manual;          /* instructions when kind is MANUAL */
 	char *manual_windows;  /* instructions for Windows hosts (the step becomes manual there) */
 	char *service_action;  /* "stop" | "start" */

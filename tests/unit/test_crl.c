@@ -2,6 +2,9 @@
  * time (testpki.h); every result is read back with OpenSSL itself. */
 #include "testutil.h"
 
+#include <sys/stat.h>
+
+#include "crl.h"
 #include "util.h"
 #include "x509.h"
 #include "testpki.h"
@@ -158,11 +161,73 @@ static void test_refusals(void **state)
 	assert_null(out);
 }
 
+/* crl_refresh on a CA directory: both CRL files re-signed in place, owner and mode kept; a
+ * missing key changes nothing. */
+static void test_refresh_directory(void **state)
+{
+	struct fx *f = *state;
+	char *dir = test_tmpdir();
+	test_put(dir, "ca/ca_crt.pem", f->bundle);
+	test_put(dir, "ca/ca_key.pem", f->int_key_pem);
+	test_put(dir, "ca/root_key.pem", f->root_key_pem);
+	test_put(dir, "ca/ca_crl.pem", f->crls);
+	long infra[] = {0x99};
+	char *infra_crl = numbered_crl(f->intermediate, f->int_key, infra, 1, f->now - 100 * DAY, 9);
+	test_put(dir, "ca/infra_crl.pem", infra_crl);
+	char *crlpath = path_join(dir, "ca/ca_crl.pem"), *cadir = path_join(dir, "ca");
+	assert_int_equal(chmod(crlpath, 0640), 0);
+	uid_t owner = geteuid() == 0 ? 65534 : geteuid(); /* as root: a file of another owner */
+	assert_int_equal(chown(crlpath, owner, owner == 65534 ? 65534 : getegid()), 0);
+	struct strbuf out;
+	strbuf_init(&out);
+	struct cw_error err = {0};
+	assert_int_equal(crl_refresh(NULL, cadir, 365, f->now, &out, &err), CW_OK);
+	struct stat st;
+	assert_int_equal(stat(crlpath, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0640);
+	assert_int_equal(st.st_uid, owner);
+	assert_non_null(strstr(out.buf, "ca_crl.pem: CRL from Puppet CA: puppet.example.com re-signed: 3 revoked "
+					"entries kept, number 5 -> 6, next update "));
+	assert_non_null(strstr(out.buf, "ca_crl.pem: CRL from Puppet Root CA: test re-signed: 0 revoked entries kept, "
+					"number 1 -> 2"));
+	assert_non_null(strstr(out.buf, "infra_crl.pem: CRL from Puppet CA: puppet.example.com re-signed: 1 revoked "
+					"entries kept, number 9 -> 10"));
+	assert_false(x509_text_has_private_key(out.buf, out.len));
+	char *pem = NULL;
+	size_t len = 0, n = 0;
+	struct x509_crl_info *c = NULL;
+	assert_int_equal(file_read(crlpath, 1 << 20, &pem, &len, NULL), CW_OK);
+	assert_int_equal(x509_parse_crls(pem, len, &c, &n, NULL), CW_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(c[0].next_update, f->now + 365 * DAY);
+	x509_crl_infos_free(c, n);
+
+	/* Without the root's key nothing is written. */
+	char *rk = path_join(dir, "ca/root_key.pem");
+	assert_int_equal(unlink(rk), 0);
+	strbuf_reset(&out);
+	assert_int_equal(crl_refresh(NULL, cadir, 30, f->now + 10, &out, &err), CW_EINVAL);
+	assert_non_null(strstr(err.msg, "no private key given belongs to 'Puppet Root CA: test'"));
+	char *after = NULL;
+	assert_int_equal(file_read(crlpath, 1 << 20, &after, &len, NULL), CW_OK);
+	assert_string_equal(after, pem);
+	free(after);
+	free(pem);
+	free(rk);
+	strbuf_done(&out);
+	free(infra_crl);
+	free(crlpath);
+	free(cadir);
+	test_rmrf(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_two_tier_resigned),
 		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_refresh_directory),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
