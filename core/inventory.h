@@ -80,8 +80,8 @@ void inventory_format_json(const struct inventory *inv, bool only_expiring, stru
 
 /* The fix for a CRL near or past its next update. */
 #define INVENTORY_CRL_FIX                                                                       \
-	"re-sign it on the CA server (revoking a certificate does: puppetserver ca revoke "     \
-	"--certname NAME), then copy it to every host (puppet ssl download_crl, or a Puppet run)"
+	"certwiz plan --procedure crl-refresh --agents-file ALL-AGENTS (re-signs it with the CA's " \
+	"own key and gives it to the server and the agents)"
 
 /* What fixes each finding, as the certwiz command to run (one heap string a finding, NULL
  * when nothing is due): the expiring agents (through agents_file when one was written,

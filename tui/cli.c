@@ -44,7 +44,7 @@ static const char usage[] =
 	"                    started again (--yes: do not ask)\n"
 	"\n"
 	"Options:\n"
-	"  -p, --procedure NAME      agent, primary, oss-ca, pe-monolithic, pe-split\n"
+	"  -p, --procedure NAME      agent, primary, oss-ca, pe-monolithic, pe-split, crl-refresh\n"
 	"  -P, --profile NAME        deployment profile, or 'auto' (default: detect on this host)\n"
 	"  -c, --certname NAME       the CA/primary server's certname (default: puppet.conf)\n"
 	"  -d, --dns-alt-names LIST  its alt names, comma separated (default: puppet.conf and the\n"

@@ -2,7 +2,7 @@
 # tests/integration/run.sh, which gives it its helpers (on, check, ok, bad, log, want,
 # certwiz_run, agent_run, fp, $work, $sb, $certwiz, $SSL): add, before its last lines,
 #   . "$top/tests/integration/expiry.sh"
-# and run it alone with CERTWIZ_IT_ONLY=expiry tests/integration/run.sh PATH/TO/certwiz.
+# and run it alone with CERTWIZ_IT_ONLY=expiry,crl-refresh tests/integration/run.sh PATH/TO/certwiz.
 #
 # agent2's certificate is re-issued by the CA's own key with 5 days to live (its own key, a
 # new serial, recorded in inventory.txt). Then: `certwiz inventory` must find it, with the
@@ -79,4 +79,42 @@ sys.exit(not any(c['certname'] == '$A2' and c['not_after'] == '$a2_end' and c['s
   on primary "$certwiz" inventory --within 30 --config "$work/site.cfg" >"$work/inv2.log" 2>&1 || rc=$?
   check "certwiz inventory --within 30 now exits 0" [ "$rc" = 0 ] || sed 's/^/      | /' "$work/inv2.log"
   check "it says nothing expires within 30 days" grep -q "No signed certificate expires within 30 days" "$work/inv2.log"
+fi
+
+# crl-refresh: check names it (with --within beyond the CRL's five years); the procedure
+# re-signs the CRL with the CA's own key; OpenSSL then sees the same revoked serials, the CRL
+# number one higher, a next update about five years away and a valid signature; every host
+# has the CA's bytes; agents complete a catalog run.
+if want crl-refresh; then
+  log "crl-refresh: the CRL re-signed with the CA's key and given to every host"
+  "$sb/reset" >/dev/null
+  CADIR=/etc/puppet/puppetserver/ca
+  "$top/scripts/sandbox-config" >"$work/site.cfg"
+  # Something revoked first, so there are entries to keep (a certificate no host uses).
+  on primary puppetserver ca generate --certname spare.sandbox.test >/dev/null 2>&1 || true
+  on primary puppetserver ca revoke --certname spare.sandbox.test >/dev/null 2>&1 || true
+  crl_text() { on primary openssl crl -noout -text -in "$CADIR/ca_crl.pem"; }
+  old_serials=$(crl_text | sed -n 's/.*Serial Number: *//p' | sort)
+  old_number=$(crl_text | sed -n '/CRL Number/{n;s/ *//p}' | head -n 1)
+  rc=0
+  on primary "$certwiz" check --within 4000 --config "$work/site.cfg" >"$work/check-crl.log" 2>&1 || rc=$?
+  check "check names certwiz plan --procedure crl-refresh for the CRL" \
+    grep -q "fix: certwiz plan --procedure crl-refresh" "$work/check-crl.log"
+  printf 'procedure = "crl-refresh";\nagents = ["agent1.sandbox.test", "agent2.sandbox.test"];\noperator = "it";\nconfirm_destructive = true;\n' \
+    >"$work/crl.cfg"
+  rc=$(certwiz_run "$work/crl.cfg")
+  check "certwiz run of crl-refresh exits 0" [ "$rc" = 0 ] || show_run
+  check "the CRL has revoked entries to keep" [ -n "$old_serials" ]
+  check "the same revoked serials" [ "$(crl_text | sed -n 's/.*Serial Number: *//p' | sort)" = "$old_serials" ]
+  new_number=$(crl_text | sed -n '/CRL Number/{n;s/ *//p}' | head -n 1)
+  check "the CRL number went from $old_number to $new_number (one more)" [ "$new_number" = $((old_number + 1)) ]
+  check "the next update is more than four years away" \
+    sh -c "[ \$(date -d \"\$('$sb/exec' primary -- openssl crl -noout -nextupdate -in $CADIR/ca_crl.pem | sed 's/.*=//')\" +%s) -gt $(($(date +%s) + 4 * 365 * 86400)) ]"
+  check "the CRL verifies against the CA" on primary openssl crl -noout -CAfile "$CADIR/ca_crt.pem" -in "$CADIR/ca_crl.pem"
+  ca_crl=$(on primary sha256sum "$CADIR/ca_crl.pem" | cut -c1-64)
+  check "the primary's ssldir/crl.pem is the CA's" [ "$(on primary sha256sum "$SSL/crl.pem" | cut -c1-64)" = "$ca_crl" ]
+  for a in agent1 agent2; do
+    check "$a's crl.pem is the CA's" [ "$(on $a sha256sum "$SSL/crl.pem" | cut -c1-64)" = "$ca_crl" ]
+    check "$a completes puppet agent -t" agent_run $a
+  done
 fi

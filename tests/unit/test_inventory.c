@@ -396,7 +396,8 @@ static void test_text_and_fixes(void **state)
 	all = strv_join(fixes, "\n");
 	assert_non_null(strstr(all, "the CA certificate (Puppet CA: puppet.example.com) expires: certwiz plan "
 				    "--procedure pe-monolithic"));
-	assert_non_null(strstr(all, "the CRL from Puppet CA: puppet.example.com is due"));
+	assert_non_null(strstr(all, "the CRL from Puppet CA: puppet.example.com is due for its next update: certwiz "
+				    "plan --procedure crl-refresh"));
 	free(all);
 	strv_free(fixes);
 	inventory_done(&inv);
