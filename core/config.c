@@ -883,7 +883,7 @@ static cw_status load_argv(struct ld *l, config_setting_t *s, const char *what, 
 static cw_status load_check(struct ld *l, config_setting_t *e, struct check_tmpl *c)
 {
 	static const char *const keys[] = {"absent", "present", "empty", "cert", "csr", "same", "tls",
-					   "command", "on", "ca", "crl", "cn", "san", "key", "as", "as_on",
+					   "command", "on", "ca", "crl", "crl_days", "cn", "san", "key", "as", "as_on",
 					   "changed", "is_ca", "address", "port", NULL};
 	static const struct {
 		const char *key;
@@ -925,6 +925,7 @@ static cw_status load_check(struct ld *l, config_setting_t *e, struct check_tmpl
 	    (st = get_str(l, e, "as", false, &c->other)) || (st = get_str(l, e, "as_on", false, &c->other_on)) ||
 	    (st = get_bool(l, e, "changed", &c->changed, NULL)) ||
 	    (st = get_bool(l, e, "is_ca", &c->is_ca, NULL)) ||
+	    (st = get_int(l, e, "crl_days", 1, 36500, &c->crl_days)) ||
 	    (st = get_str(l, e, "address", false, &c->address)))
 		return st;
 	if (c->kind == CHECK_SAME && !c->other)

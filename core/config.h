@@ -78,6 +78,7 @@ struct check_tmpl {
 	char *other_on;      /* role whose host holds other */
 	bool changed;        /* cert: fingerprint differs from before the run */
 	bool is_ca;          /* cert: is a CA certificate */
+	int crl_days;        /* cert with crl: every CRL's next update at least this many days away */
 	char *address;       /* tls */
 	char *port;          /* tls */
 	struct argv_tmpl argv; /* command */

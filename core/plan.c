@@ -349,6 +349,7 @@ static cw_status expand_checks(const struct plan *p, const struct vars *ctx, con
 		c->other_host = t->other_on ? host_for_role(p, t->other_on, target) : c->host;
 		c->changed = t->changed;
 		c->is_ca = t->is_ca;
+		c->crl_days = t->crl_days;
 		if ((st = expand(ctx, t->path, step_id, &c->path, err)) ||
 		    (st = expand(ctx, t->ca, step_id, &c->ca, err)) ||
 		    (st = expand(ctx, t->crl, step_id, &c->crl, err)) ||
@@ -732,6 +733,8 @@ char *plan_check_describe(const struct plan *p, const struct plan_check *c)
 			strbuf_addf(&sb, ", signed by the CA in %s", c->ca);
 		if (c->crl)
 			strbuf_addf(&sb, ", not revoked in %s", c->crl);
+		if (c->crl && c->crl_days)
+			strbuf_addf(&sb, " (its next update at least %d days away)", c->crl_days);
 		if (c->key)
 			strbuf_addf(&sb, ", matching the key %s", c->key);
 		if (c->changed)

@@ -5,7 +5,10 @@
 #include <sys/stat.h>
 
 #include "crl.h"
+#include "plan.h"
+#include "transport.h"
 #include "util.h"
+#include "verify.h"
 #include "x509.h"
 #include "testpki.h"
 
@@ -222,12 +225,61 @@ static void test_refresh_directory(void **state)
 	free(dir);
 }
 
+static struct transport *the_transport(void *ctx, size_t host)
+{
+	(void)host;
+	return ctx;
+}
+
+/* A cert check with crl_days: a CRL merely valid fails it, a freshly re-signed one passes. */
+static void test_verify_crl_days(void **state)
+{
+	struct fx *f = *state;
+	char *dir = test_tmpdir();
+	X509 *leaf = make_cert("puppet.example.com", f->intermediate, f->int_key, f->int_key, false, 0x77,
+			       f->now - DAY, f->now + 300 * DAY, NULL);
+	char *leaf_pem = pem_cert(leaf), *keys[] = {f->root_key_pem, f->int_key_pem, NULL}, *crl10 = NULL;
+	size_t n;
+	assert_int_equal(x509_crl_resign(f->crls, strlen(f->crls), f->bundle, strlen(f->bundle), keys, f->now, 10,
+					 &crl10, &n, NULL),
+			 CW_OK);
+	test_put(dir, "leaf.pem", leaf_pem);
+	test_put(dir, "ca.pem", f->bundle);
+	test_put(dir, "crl.pem", crl10);
+	struct plan_host h = {.name = "localhost", .local = true};
+	struct plan p = {.hosts = &h, .nhosts = 1};
+	struct plan_check c = {.kind = CHECK_CERT, .host = 0, .crl_days = 5};
+	c.path = path_join(dir, "leaf.pem");
+	c.ca = path_join(dir, "ca.pem");
+	c.crl = path_join(dir, "crl.pem");
+	struct transport *t = transport_local_new("localhost");
+	struct verify_env env = {.ctx = t, .transport = the_transport};
+	char *line = NULL;
+	assert_true(verify_check(&p, &c, &env, &line));
+	free(line);
+	c.crl_days = 20;
+	assert_false(verify_check(&p, &c, &env, &line));
+	assert_non_null(strstr(line, "has its next update at "));
+	assert_non_null(strstr(line, "not at least 20 days away"));
+	free(line);
+	transport_free(t);
+	free(c.path);
+	free(c.ca);
+	free(c.crl);
+	free(crl10);
+	free(leaf_pem);
+	X509_free(leaf);
+	test_rmrf(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_two_tier_resigned),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_refresh_directory),
+		cmocka_unit_test(test_verify_crl_days),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
