@@ -79,9 +79,10 @@ void inventory_format_text(const struct inventory *inv, bool only_expiring, stru
 void inventory_format_json(const struct inventory *inv, bool only_expiring, struct strbuf *sb);
 
 /* The fix for a CRL near or past its next update. */
-#define INVENTORY_CRL_FIX                                                                       \
-	"certwiz plan --procedure crl-refresh --agents-file ALL-AGENTS (re-signs it with the CA's " \
-	"own key and gives it to the server and the agents)"
+#define INVENTORY_CRL_FIX                                                                         \
+	"certwiz inventory --within 36500 --write-agents all-agents.txt (every agent), then certwiz " \
+	"plan --procedure crl-refresh --agents-file all-agents.txt (re-signs it with the CA's own key " \
+	"and gives it to the server and the agents)"
 
 /* What fixes each finding, as the certwiz command to run (one heap string a finding, NULL
  * when nothing is due): the expiring agents (through agents_file when one was written,

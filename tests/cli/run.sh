@@ -138,7 +138,7 @@ check.out|WARN signed certificates  4 in /etc/puppet/puppetserver/ca: 2 expiring
 check.out|fix: 1 agent certificate(s) expire within 30 days: certwiz inventory --within 30 --write-agents
 check.out|fix: regenerate it with its alt names: certwiz plan --procedure primary
 check4000.out|fix: regenerate the CA and every certificate before it expires: certwiz plan --procedure oss-ca
-check4000.out|fix: certwiz plan --procedure crl-refresh --agents-file ALL-AGENTS
+check4000.out|then certwiz plan --procedure crl-refresh --agents-file all-agents.txt
 EOT
 
 expect 2 "report needs the journal of a run" -- report

@@ -98,10 +98,16 @@ if want crl-refresh; then
   old_number=$(crl_text | sed -n '/CRL Number/{n;s/ *//p}' | head -n 1)
   rc=0
   on primary "$certwiz" check --within 4000 --config "$work/site.cfg" >"$work/check-crl.log" 2>&1 || rc=$?
-  check "check names certwiz plan --procedure crl-refresh for the CRL" \
-    grep -q "fix: certwiz plan --procedure crl-refresh" "$work/check-crl.log"
-  printf 'procedure = "crl-refresh";\nagents = ["agent1.sandbox.test", "agent2.sandbox.test"];\noperator = "it";\nconfirm_destructive = true;\n' \
-    >"$work/crl.cfg"
+  check "check names the inventory and crl-refresh commands for the CRL" grep -q \
+    "fix: certwiz inventory --within 36500 --write-agents all-agents.txt (every agent), then certwiz plan --procedure crl-refresh --agents-file all-agents.txt" \
+    "$work/check-crl.log"
+  # Its first command, word for word, in the run directory.
+  (cd "$work" && on primary "$certwiz" inventory --within 36500 --write-agents all-agents.txt --config "$work/site.cfg" \
+    >/dev/null 2>&1) || true
+  check "all-agents.txt names agent1 and agent2 (not the revoked spare, not the primary)" \
+    sh -c "[ \"\$(grep -v '^#' '$work/all-agents.txt' | sort | tr '\n' ' ')\" = 'agent1.sandbox.test agent2.sandbox.test ' ]"
+  printf 'procedure = "crl-refresh";\nagents_file = "%s";\noperator = "it";\nconfirm_destructive = true;\n' \
+    "$work/all-agents.txt" >"$work/crl.cfg"
   rc=$(certwiz_run "$work/crl.cfg")
   check "certwiz run of crl-refresh exits 0" [ "$rc" = 0 ] || show_run
   check "the CRL has revoked entries to keep" [ -n "$old_serials" ]

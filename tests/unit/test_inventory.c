@@ -397,7 +397,8 @@ static void test_text_and_fixes(void **state)
 	assert_non_null(strstr(all, "the CA certificate (Puppet CA: puppet.example.com) expires: certwiz plan "
 				    "--procedure pe-monolithic"));
 	assert_non_null(strstr(all, "the CRL from Puppet CA: puppet.example.com is due for its next update: certwiz "
-				    "plan --procedure crl-refresh"));
+				    "inventory --within 36500 --write-agents all-agents.txt (every agent), then certwiz "
+				    "plan --procedure crl-refresh --agents-file all-agents.txt"));
 	free(all);
 	strv_free(fixes);
 	inventory_done(&inv);
