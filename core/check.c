@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "inventory.h"
 #include "util.h"
 #include "x509.h"
 
@@ -48,8 +49,16 @@ static char *rooted(const char *root, const char *path)
 
 /* Expiry of one certificate: fail when expired, warn within the threshold. */
 static void expiry(struct check_report *r, const char *name, const struct x509_info *c, long now, int within,
-		   const char *fix)
+		   const char *fix_fmt, ...) __attribute__((format(printf, 6, 7)));
+static void expiry(struct check_report *r, const char *name, const struct x509_info *c, long now, int within,
+		   const char *fix_fmt, ...)
 {
+	va_list ap;
+	va_start(ap, fix_fmt);
+	char *fix = NULL;
+	if (vasprintf(&fix, fix_fmt, ap) < 0)
+		fix = NULL;
+	va_end(ap);
 	char when[32];
 	time_iso8601((long)c->not_after, when);
 	long days = ((long)c->not_after - now) / 86400;
@@ -57,7 +66,42 @@ static void expiry(struct check_report *r, const char *name, const struct x509_i
 	add(r, name, level,
 	    xasprintf("%s, expires %s (%s%ld days), SHA-256 %s", c->subject_cn ? c->subject_cn : "?", when,
 		      level == LEVEL_FAIL ? "expired " : "in ", level == LEVEL_FAIL ? -days : days, c->fingerprint),
+	    "%s", fix ? fix : "");
+	free(fix);
+}
+
+/* On the CA server: the signed certificates, and the command that renews the expiring ones. */
+static void signed_certs(struct check_report *r, const struct wizard *w, long now, int within)
+{
+	const struct facts *f = &w->facts;
+	struct inventory inv;
+	struct cw_error e = {0};
+	if (inventory_read(w->site.root, vars_get(&f->vars, "cadir"), vars_get(&f->vars, "ssldir"), now, within, &inv,
+			   &e) != CW_OK) {
+		add(r, "signed certificates", LEVEL_WARN, xasprintf("cannot read them: %s", e.msg),
+		    "check the cadir setting (puppet.conf, or vars in certwiz.cfg)");
+		return;
+	}
+	const char *self = vars_get(&f->vars, "certname");
+	size_t due = inv.counts[INV_EXPIRING] + inv.counts[INV_EXPIRED];
+	enum check_level level = inv.counts[INV_EXPIRED] || inv.counts[INV_UNREADABLE] ? LEVEL_FAIL
+				 : inv.counts[INV_EXPIRING]                         ? LEVEL_WARN
+										    : LEVEL_OK;
+	char **agents = inventory_expiring_agents(&inv, self);
+	char **fixes = inventory_fixes(&inv, self, NULL, agents, NULL);
+	/* The agents' fix comes first when there is one; the CA server's own is the host
+	 * certificate's line, the CA's and the CRL's their own lines. */
+	const char *fix = agents && fixes ? fixes[0] : inv.counts[INV_UNREADABLE] ? "certwiz inventory lists the "
+										    "unreadable files: move them out of signed/"
+										  : "certwiz inventory shows them";
+	add(r, "signed certificates", level,
+	    xasprintf("%zu in %s: %zu expiring within %d days, %zu expired, %zu revoked, %zu unreadable%s", inv.n,
+		      inv.cadir, inv.counts[INV_EXPIRING], within, inv.counts[INV_EXPIRED], inv.counts[INV_REVOKED],
+		      inv.counts[INV_UNREADABLE], due && !agents ? " (the CA server's own only)" : ""),
 	    "%s", fix);
+	strv_free(fixes);
+	strv_free(agents);
+	inventory_done(&inv);
 }
 
 static unsigned long long tree_size(const char *root, const char *path)
@@ -113,6 +157,69 @@ static bool in_path(const char *prog)
 	return found;
 }
 
+/* The expiry checks: CA, host certificate, on the CA server every signed certificate
+ * (scan_ca), and the CRL. Files only: no network. */
+static void expiry_checks(struct check_report *r, const struct wizard *w, long now, int within, bool scan_ca)
+{
+	const struct facts *f = &w->facts;
+	const char *root = w->site.root;
+	const char *ssldir = vars_get(&f->vars, "ssldir"), *cadir = vars_get(&f->vars, "cadir");
+	const char *certname = vars_get(&f->vars, "certname");
+
+	const char *ca_proc = check_ca_procedure(w->profile);
+	char *fix = xasprintf("regenerate the CA and every certificate before it expires: certwiz plan --procedure %s%s",
+			      ca_proc, strcmp(ca_proc, "oss-ca") == 0 ? "" : " (pe-split for a split install)");
+	if (f->has_ca)
+		expiry(r, "CA certificate", &f->cacert, now, within, "%s", fix);
+	else if (f->cacert.fingerprint[0])
+		expiry(r, "CA certificate (agent copy)", &f->cacert, now, within, "on the CA server: %s", fix);
+	else
+		add(r, "CA certificate", LEVEL_WARN, xasprintf("no CA certificate in %s/ca_crt.pem or %s/certs/ca.pem", cadir, ssldir),
+		    "run certwiz on the CA server, or check cadir/ssldir in puppet.conf");
+	free(fix);
+
+	if (f->has_hostcert && f->has_ca)
+		expiry(r, "host certificate", &f->hostcert, now, within, "regenerate it with its alt names: %s",
+		       "certwiz plan --procedure primary");
+	else if (f->has_hostcert)
+		expiry(r, "host certificate", &f->hostcert, now, within,
+		       "on the CA server: certwiz plan --procedure agent --agents %s", certname);
+	else
+		add(r, "host certificate", LEVEL_WARN, xasprintf("no certificate at %s/certs/%s.pem", ssldir, certname),
+		    "if this host should have one, bootstrap it: puppet ssl bootstrap");
+
+	if (f->has_ca && scan_ca)
+		signed_certs(r, w, now, within);
+
+	/* The CRL: an expired one makes agents refuse the server. */
+	char *crl_path = xasprintf("%s/%s", f->has_ca ? cadir : ssldir, f->has_ca ? "ca_crl.pem" : "crl.pem");
+	char *rp = rooted(root, crl_path), *pem = NULL;
+	size_t len = 0;
+	if (file_read(rp, 16 << 20, &pem, &len, NULL) == CW_OK) {
+		char *issuer = NULL;
+		time_t next = 0;
+		struct cw_error e = {0};
+		if (x509_parse_crl(pem, len, &issuer, &next, &e) == CW_OK) {
+			char when[32];
+			time_iso8601((long)next, when);
+			long days = ((long)next - now) / 86400;
+			enum check_level level = (long)next <= now ? LEVEL_FAIL : days < within ? LEVEL_WARN : LEVEL_OK;
+			add(r, "CRL", level, xasprintf("%s from %s, next update %s", crl_path, issuer ? issuer : "?", when),
+			    "%s", INVENTORY_CRL_FIX);
+		} else {
+			add(r, "CRL", LEVEL_FAIL, xasprintf("%s cannot be read: %s", crl_path, e.msg),
+			    "restore it from a backup or regenerate the CA");
+		}
+		free(issuer);
+		free(pem);
+	} else {
+		add(r, "CRL", LEVEL_WARN, xasprintf("no CRL at %s", crl_path), "check the ssldir/cadir settings");
+	}
+	free(rp);
+	free(crl_path);
+
+}
+
 cw_status checks_run(struct wizard *w, int within, long now, struct check_report *r, struct cw_error *err)
 {
 	memset(r, 0, sizeof *r);
@@ -137,50 +244,7 @@ cw_status checks_run(struct wizard *w, int within, long now, struct check_report
 		add(r, "facts", LEVEL_WARN, xstrdup(f->warnings[i]),
 		    "check puppet.conf (puppet config print certname dns_alt_names) and the current certificate");
 
-	if (f->has_ca)
-		expiry(r, "CA certificate", &f->cacert, now, within,
-		       "plan a CA regeneration before it expires: certwiz plan --procedure oss-ca (or pe-monolithic / pe-split)");
-	else if (f->cacert.fingerprint[0])
-		expiry(r, "CA certificate (agent copy)", &f->cacert, now, within,
-		       "the CA expires: regenerate it on the CA server (certwiz --procedure oss-ca)");
-	else
-		add(r, "CA certificate", LEVEL_WARN, xasprintf("no CA certificate in %s/ca_crt.pem or %s/certs/ca.pem", cadir, ssldir),
-		    "run certwiz on the CA server, or check cadir/ssldir in puppet.conf");
-
-	if (f->has_hostcert)
-		expiry(r, "host certificate", &f->hostcert, now, within,
-		       "regenerate it: certwiz --procedure primary on the primary server, --procedure agent for an agent");
-	else
-		add(r, "host certificate", LEVEL_WARN, xasprintf("no certificate at %s/certs/%s.pem", ssldir, certname),
-		    "if this host should have one, bootstrap it: puppet ssl bootstrap");
-
-	/* The CRL: an expired one makes agents refuse the server. */
-	char *crl_path = xasprintf("%s/%s", f->has_ca ? cadir : ssldir, f->has_ca ? "ca_crl.pem" : "crl.pem");
-	char *rp = rooted(root, crl_path), *pem = NULL;
-	size_t len = 0;
-	if (file_read(rp, 16 << 20, &pem, &len, NULL) == CW_OK) {
-		char *issuer = NULL;
-		time_t next = 0;
-		struct cw_error e = {0};
-		if (x509_parse_crl(pem, len, &issuer, &next, &e) == CW_OK) {
-			char when[32];
-			time_iso8601((long)next, when);
-			long days = ((long)next - now) / 86400;
-			enum check_level level = (long)next <= now ? LEVEL_FAIL : days < within ? LEVEL_WARN : LEVEL_OK;
-			add(r, "CRL", level, xasprintf("%s from %s, next update %s", crl_path, issuer ? issuer : "?", when),
-			    "refresh the CRL: revoking any certificate re-signs it (puppetserver ca revoke ...), then "
-			    "copy it to the agents (puppet ssl download_crl or a Puppet run)");
-		} else {
-			add(r, "CRL", LEVEL_FAIL, xasprintf("%s cannot be read: %s", crl_path, e.msg),
-			    "restore it from a backup or regenerate the CA");
-		}
-		free(issuer);
-		free(pem);
-	} else {
-		add(r, "CRL", LEVEL_WARN, xasprintf("no CRL at %s", crl_path), "check the ssldir/cadir settings");
-	}
-	free(rp);
-	free(crl_path);
+	expiry_checks(r, w, now, within, true);
 
 	const char *alt = vars_get(&f->vars, "dns_alt_names");
 	if (alt && *alt && w->profile->dialect == DIALECT_MODERN && f->has_ca) {
@@ -287,4 +351,23 @@ void check_report_done(struct check_report *r)
 	}
 	free(r->items);
 	memset(r, 0, sizeof *r);
+}
+
+const char *check_ca_procedure(const struct profile *p)
+{
+	return p && p->flavour && strcmp(p->flavour, "pe") == 0 ? "pe-monolithic" : "oss-ca";
+}
+
+char **check_expiry_findings(const struct wizard *w, int within, long now)
+{
+	struct check_report r = {0};
+	expiry_checks(&r, w, now ? now : (long)time(NULL), within, false);
+	char **out = NULL;
+	for (size_t i = 0; i < r.n; i++)
+		if (r.items[i].level != LEVEL_OK && r.items[i].fix)
+			strv_push_owned(&out, xasprintf("%s %s: %s", r.items[i].name,
+							r.items[i].level == LEVEL_FAIL ? "has a problem" : "needs attention",
+							r.items[i].fix));
+	check_report_done(&r);
+	return out;
 }

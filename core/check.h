@@ -28,4 +28,12 @@ cw_status checks_run(struct wizard *w, int within_days, long now, struct check_r
 		     struct cw_error *err);
 void check_report_done(struct check_report *r);
 
+/* The expiry findings of this host from its files alone (CA and host certificates, CRL; no
+ * scan of the CA's signed certificates, no network), each "NAME needs attention: FIX", for
+ * the wizard's welcome screen. Heap strv, NULL when all is well. now 0: the clock. */
+char **check_expiry_findings(const struct wizard *w, int within, long now);
+
+/* The procedure that renews the CA of this profile's flavour ("oss-ca", "pe-monolithic"). */
+const char *check_ca_procedure(const struct profile *p);
+
 #endif

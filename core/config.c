@@ -772,7 +772,7 @@ out:
 
 const char *step_kind_str(enum step_kind k)
 {
-	static const char *const names[] = {"run", "service", "manual", "backup"};
+	static const char *const names[] = {"run", "service", "manual", "backup", "action"};
 	return names[k];
 }
 
@@ -818,6 +818,7 @@ static void step_done(struct step_tmpl *s)
 	free(s->each);
 	strv_free(s->when);
 	argv_tmpl_done(&s->run[0]);
+	argv_tmpl_done(&s->action);
 	argv_tmpl_done(&s->run[1]);
 	free(s->manual);
 	free(s->manual_windows);
@@ -906,7 +907,7 @@ static cw_status load_argv(struct ld *l, config_setting_t *s, const char *what, 
 static cw_status load_check(struct ld *l, config_setting_t *e, struct check_tmpl *c)
 {
 	static const char *const keys[] = {"absent", "present", "empty", "cert", "csr", "same", "tls",
-					   "command", "on", "ca", "crl", "cn", "san", "key", "as", "as_on",
+					   "command", "on", "ca", "crl", "crl_days", "cn", "san", "key", "as", "as_on",
 					   "changed", "is_ca", "address", "port", NULL};
 	static const struct {
 		const char *key;
@@ -948,6 +949,7 @@ static cw_status load_check(struct ld *l, config_setting_t *e, struct check_tmpl
 	    (st = get_str(l, e, "as", false, &c->other)) || (st = get_str(l, e, "as_on", false, &c->other_on)) ||
 	    (st = get_bool(l, e, "changed", &c->changed, NULL)) ||
 	    (st = get_bool(l, e, "is_ca", &c->is_ca, NULL)) ||
+	    (st = get_int(l, e, "crl_days", 1, 36500, &c->crl_days)) ||
 	    (st = get_str(l, e, "address", false, &c->address)))
 		return st;
 	if (c->kind == CHECK_SAME && !c->other)
@@ -977,7 +979,7 @@ static cw_status load_checks(struct ld *l, config_setting_t *st_grp, const char 
 static cw_status load_step(struct ld *l, config_setting_t *e, const char *const *roles, struct step_tmpl *s)
 {
 	static const char *const keys[] = {"id", "title", "explain", "undo", "role", "each", "when",
-					   "run", "manual", "manual_windows", "service", "backup",
+					   "run", "manual", "manual_windows", "service", "backup", "action",
 					   "destructive", "ok_exit", "timeout", "require", "verify",
 					   "ca_signs_alt_names", "batch", "until", NULL};
 	cw_status st;
@@ -1056,12 +1058,23 @@ static cw_status load_step(struct ld *l, config_setting_t *e, const char *const 
 		if ((st = get_bool(l, e, "backup", &b, NULL)))
 			return st;
 	}
-	if (s->manual && !run && !svc && !bk) {
+	config_setting_t *act = config_setting_get_member(e, "action");
+	if (act) {
+		kinds++;
+		s->kind = STEP_ACTION;
+		if ((st = load_argv(l, act, "action", &s->action)))
+			return st;
+		const char *name = s->action.n && s->action.items[0].words ? s->action.items[0].words[0] : "";
+		if (strcmp(name, "crl-refresh") != 0 || s->action.n != 3)
+			return bad(l, act, "action must be (\"crl-refresh\", CADIR, DAYS), found '%s' with %zu words", name,
+				   s->action.n);
+	}
+	if (s->manual && !run && !svc && !bk && !act) {
 		kinds++;
 		s->kind = STEP_MANUAL;
 	}
 	if (kinds != 1)
-		return bad(l, e, "step '%s' needs exactly one of run, service, backup or manual; found %d", s->id,
+		return bad(l, e, "step '%s' needs exactly one of run, service, backup, action or manual; found %d", s->id,
 			   kinds);
 	config_setting_t *ok = config_setting_get_member(e, "ok_exit");
 	if (ok) {

@@ -84,13 +84,16 @@ struct check_tmpl {
 	char *other_on;      /* role whose host holds other */
 	bool changed;        /* cert: fingerprint differs from before the run */
 	bool is_ca;          /* cert: is a CA certificate */
+	int crl_days;        /* cert with crl: every CRL's next update at least this many days away */
 	char *address;       /* tls */
 	char *port;          /* tls */
 	struct argv_tmpl argv; /* command */
 	int line;
 };
 
-enum step_kind { STEP_RUN, STEP_SERVICE, STEP_MANUAL, STEP_BACKUP };
+/* STEP_ACTION: work certwiz does itself on the host it runs on (no external command), named
+ * by the first word of its argv: "crl-refresh CADIR DAYS". */
+enum step_kind { STEP_RUN, STEP_SERVICE, STEP_MANUAL, STEP_BACKUP, STEP_ACTION };
 const char *step_kind_str(enum step_kind k);
 
 struct step_tmpl {
@@ -101,6 +104,7 @@ struct step_tmpl {
 	enum step_kind kind;
 	struct argv_tmpl run[2];      /* by dialect; both the same when not per-dialect */
 	bool has_run[2];
+	struct argv_tmpl action;      /* kind ACTION: the action's name and its arguments */
 	char *manual;          /* instructions when kind is MANUAL */
 	char *manual_windows;  /* instructions for Windows hosts (the step becomes manual there) */
 	char *service_action;  /* "stop" | "start" */

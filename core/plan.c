@@ -363,6 +363,7 @@ static cw_status expand_checks(const struct plan *p, const struct vars *ctx, con
 		c->other_host = t->other_on ? host_for_role(p, t->other_on, target) : c->host;
 		c->changed = t->changed;
 		c->is_ca = t->is_ca;
+		c->crl_days = t->crl_days;
 		if ((st = expand(ctx, t->path, step_id, &c->path, err)) ||
 		    (st = expand(ctx, t->ca, step_id, &c->ca, err)) ||
 		    (st = expand(ctx, t->crl, step_id, &c->crl, err)) ||
@@ -473,6 +474,26 @@ static cw_status add_step(struct plan *p, const struct plan_input *in, const str
 	case STEP_MANUAL:
 		st = expand(&ctx, t->manual, t->id, &s->manual, err);
 		break;
+	case STEP_ACTION: {
+		/* crl-refresh CADIR DAYS: the directory it rewrites and a sane number of days. */
+		struct cw_error e;
+		char *end = NULL;
+		long days = 0;
+		if ((st = expand_argv(&ctx, &t->action, t->id, &s->argv, NULL, err)))
+			break;
+		if (strv_len(s->argv) == 3)
+			days = strtol(s->argv[2], &end, 10);
+		if (strv_len(s->argv) != 3 || validate_path(s->argv[1], 2, &e) != CW_OK)
+			st = cw_error_set(err, CW_EINVAL, "step %s: the CA directory of %s: %s", t->id, s->argv[0],
+					  strv_len(s->argv) == 3 ? e.msg : "missing");
+		else if (!end || *end || days < 1 || days > 36500)
+			st = cw_error_set(err, CW_EINVAL, "step %s: a CRL's next update is 1 to 36500 days away, not '%s'",
+					  t->id, s->argv[2]);
+		else if (!p->hosts[run_host].local)
+			st = cw_error_set(err, CW_EINVAL, "step %s: %s runs where certwiz runs: run certwiz on %s", t->id,
+					  s->argv[0], p->hosts[run_host].name);
+		break;
+	}
 	case STEP_SERVICE: {
 		const struct service_group *g = profile_group(in->profile, t->service_group);
 		if (!g) {
@@ -571,7 +592,10 @@ cw_status plan_build(const struct plan_input *in, struct plan **out, struct cw_e
 	}
 	for (size_t i = 0; in->facts->warnings && in->facts->warnings[i]; i++)
 		strv_push(&p->warnings, in->facts->warnings[i]);
-	if (proc_has_role(in->proc, "agent") && p->nhosts == 1)
+	if (proc_has_role(in->proc, "agent") && p->nhosts == 1 && strcmp(in->proc->name, "crl-refresh") == 0)
+		strv_push(&p->warnings, "no agents are named: an agent keeps its old CRL until it is given the new one; "
+					"name them with --agents (or --agents-file)");
+	else if (proc_has_role(in->proc, "agent") && p->nhosts == 1)
 		strv_push(&p->warnings, "no agents are named: every agent needs a new certificate after this; "
 					"name them with --agents, or run the agent procedure for them afterwards");
 	bool uses_alt = false;
@@ -719,6 +743,8 @@ char *plan_check_describe(const struct plan *p, const struct plan_check *c)
 			strbuf_addf(&sb, ", signed by the CA in %s", c->ca);
 		if (c->crl)
 			strbuf_addf(&sb, ", not revoked in %s", c->crl);
+		if (c->crl && c->crl_days)
+			strbuf_addf(&sb, " (its next update at least %d days away)", c->crl_days);
 		if (c->key)
 			strbuf_addf(&sb, ", matching the key %s", c->key);
 		if (c->changed)
@@ -818,6 +844,14 @@ void plan_format_step(const struct plan *p, const struct plan_step *s, bool brie
 			strv_free(lines);
 		}
 		break;
+	case STEP_ACTION: {
+		char *line = xasprintf("certwiz itself: re-sign %s/ca_crl.pem (and infra_crl.pem where it exists) with "
+				       "the CA's own keys, same revoked entries, next update in %s days, CRL number + 1",
+				       s->argv[1], s->argv[2]);
+		strbuf_wrap(out, "         ", line, 78);
+		free(line);
+		break;
+	}
 	case STEP_BACKUP: {
 		char *paths = strv_join(s->backup_paths, ", ");
 		char *line = xasprintf("archive with owners and modes, plus a SHA-256 manifest: %s", paths);

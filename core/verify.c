@@ -86,6 +86,24 @@ static bool check_cert(const struct plan *p, const struct plan_check *c, const s
 		} else if (x509_verify(pem, len, ca, calen, crl, crllen, &err)) {
 			strbuf_addf(&why, "; it does not verify against %s: %s", c->ca, err.msg);
 			ok = false;
+		} else if (crl && c->crl_days) {
+			/* Fresh enough: a CRL just re-signed, not one merely still valid. */
+			struct x509_crl_info *ci = NULL;
+			size_t nci = 0;
+			time_t want = time(NULL) + (time_t)c->crl_days * 86400;
+			if (x509_parse_crls(crl, crllen, &ci, &nci, &err) != CW_OK) {
+				strbuf_addf(&why, "; %s: %s", c->crl, err.msg);
+				ok = false;
+			}
+			for (size_t k = 0; k < nci && ok; k++)
+				if (!ci[k].next_update || ci[k].next_update < want) {
+					char when[32];
+					strbuf_addf(&why, "; the CRL from %s in %s has its next update at %s, not at least %d days away",
+						    ci[k].issuer_cn, c->crl, ci[k].next_update ? time_iso8601((long)ci[k].next_update, when) : "never",
+						    c->crl_days);
+					ok = false;
+				}
+			x509_crl_infos_free(ci, nci);
 		}
 		free(ca);
 		free(crl);

@@ -160,6 +160,24 @@ static bool pubkey_sha256(const EVP_PKEY *pk, char out[65])
 	return true;
 }
 
+/* Upper-case hex without leading zeros ("0" for zero): one spelling for a serial, whether it
+ * comes from a certificate, a CRL or inventory.txt. */
+static bool serial_hex(const ASN1_INTEGER *serial, char out[X509_SERIAL_MAX])
+{
+	BIGNUM *bn = ASN1_INTEGER_to_BN(serial, NULL);
+	char *hex = bn ? BN_bn2hex(bn) : NULL;
+	BN_free(bn);
+	const char *digits = hex;
+	while (digits && digits[0] == '0' && digits[1])
+		digits++;
+	bool ok = digits && strlen(digits) < X509_SERIAL_MAX;
+	if (ok)
+		snprintf(out, X509_SERIAL_MAX, "%s", digits);
+	OPENSSL_free(hex);
+	ERR_clear_error();
+	return ok;
+}
+
 void x509_info_done(struct x509_info *info)
 {
 	if (!info)
@@ -204,17 +222,9 @@ static cw_status cert_info(X509 *cert, struct x509_info *out, struct cw_error *e
 		return cw_error_set(err, CW_EINVAL,
 				    "the certificate's public key is damaged or of an unknown type");
 
-	BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
-	char *hex = bn ? BN_bn2hex(bn) : NULL;
-	BN_free(bn);
-	if (!hex || strlen(hex) >= sizeof out->serial) {
-		OPENSSL_free(hex);
-		ERR_clear_error();
+	if (!serial_hex(X509_get0_serialNumber(cert), out->serial))
 		return cw_error_set(err, CW_EINVAL,
 				    "the certificate's serial number is damaged or longer than 20 bytes");
-	}
-	snprintf(out->serial, sizeof out->serial, "%s", hex);
-	OPENSSL_free(hex);
 
 	if (!asn1_time_to_time_t(X509_get0_notBefore(cert), &out->not_before) ||
 	    !asn1_time_to_time_t(X509_get0_notAfter(cert), &out->not_after)) {
@@ -243,6 +253,152 @@ cw_status x509_parse_cert(const char *pem, size_t len, struct x509_info *out, st
 	if (st != CW_OK)
 		x509_info_done(out);
 	return st;
+}
+
+/* ---- the brief reading: the TBSCertificate walked as DER ----
+ * OpenSSL 3 decodes a certificate's public key through its provider decoders whenever it
+ * parses a certificate (about 150 us an RSA key, most of the cost), and the inventory needs
+ * no key. So the fields it needs are taken from the DER here: each piece (serial, names,
+ * times, extensions) is still decoded by OpenSSL's own d2i functions. */
+
+struct der {
+	const unsigned char *p;
+	size_t n;
+};
+
+/* The next TLV of d: its tag, its content, and the whole of it. Single-byte tags, definite
+ * lengths (DER). false when it does not fit. */
+static bool der_next(struct der *d, unsigned char *tag, struct der *content, struct der *whole)
+{
+	if (d->n < 2)
+		return false;
+	const unsigned char *start = d->p;
+	size_t hdr = 2, len = start[1];
+	if ((start[0] & 0x1f) == 0x1f)
+		return false;
+	if (len & 0x80) {
+		size_t k = len & 0x7f;
+		if (k == 0 || k > 4 || d->n < 2 + k)
+			return false;
+		len = 0;
+		for (size_t i = 0; i < k; i++)
+			len = len << 8 | start[2 + i];
+		hdr += k;
+	}
+	if (len > d->n - hdr)
+		return false;
+	*tag = start[0];
+	content->p = start + hdr;
+	content->n = len;
+	if (whole) {
+		whole->p = start;
+		whole->n = hdr + len;
+	}
+	d->p += hdr + len;
+	d->n -= hdr + len;
+	return true;
+}
+
+static bool der_time(const struct der *w, time_t *out)
+{
+	const unsigned char *p = w->p;
+	ASN1_TIME *t = d2i_ASN1_TIME(NULL, &p, (long)w->n);
+	bool ok = t && asn1_time_to_time_t(t, out);
+	ASN1_TIME_free(t);
+	return ok;
+}
+
+static char *der_name_cn(const struct der *w)
+{
+	const unsigned char *p = w->p;
+	X509_NAME *name = d2i_X509_NAME(NULL, &p, (long)w->n);
+	char *cn = name ? name_cn(name) : NULL;
+	X509_NAME_free(name);
+	return cn;
+}
+
+/* Fill out from the DER of a certificate; a message for what is damaged, NULL when fine. */
+static const char *brief_from_der(const unsigned char *der, size_t n, struct x509_info *out)
+{
+	struct der d = {der, n}, cert, tbs, f, w;
+	unsigned char tag;
+	if (!der_next(&d, &tag, &cert, NULL) || tag != 0x30 || !der_next(&cert, &tag, &tbs, NULL) || tag != 0x30)
+		return "it is not a DER certificate";
+	if (!der_next(&tbs, &tag, &f, &w))
+		return "it has no serial number";
+	if (tag == 0xa0 && !der_next(&tbs, &tag, &f, &w)) /* [0] version */
+		return "it has no serial number";
+	const unsigned char *p = w.p;
+	ASN1_INTEGER *serial = tag == 0x02 ? d2i_ASN1_INTEGER(NULL, &p, (long)w.n) : NULL;
+	bool ok = serial && serial_hex(serial, out->serial);
+	ASN1_INTEGER_free(serial);
+	if (!ok)
+		return "its serial number is damaged or longer than 20 bytes";
+	if (!der_next(&tbs, &tag, &f, NULL) || tag != 0x30) /* signature algorithm */
+		return "its signature algorithm is damaged";
+	if (!der_next(&tbs, &tag, &f, &w) || tag != 0x30 || !(out->issuer_cn = der_name_cn(&w)))
+		return "its issuer name is damaged";
+	struct der validity, t1, t2;
+	if (!der_next(&tbs, &tag, &validity, NULL) || tag != 0x30 || !der_next(&validity, &tag, &f, &t1) ||
+	    !der_next(&validity, &tag, &f, &t2) || !der_time(&t1, &out->not_before) ||
+	    !der_time(&t2, &out->not_after))
+		return "its validity dates are damaged";
+	if (!der_next(&tbs, &tag, &f, &w) || tag != 0x30 || !(out->subject_cn = der_name_cn(&w)))
+		return "its subject name is damaged";
+	if (!der_next(&tbs, &tag, &f, NULL) || tag != 0x30) /* subjectPublicKeyInfo: not decoded */
+		return "its public key is damaged";
+	while (tbs.n) {
+		if (!der_next(&tbs, &tag, &f, NULL))
+			return "its extensions are damaged";
+		if (tag != 0xa3) /* [1], [2] unique identifiers */
+			continue;
+		p = f.p;
+		STACK_OF(X509_EXTENSION) *exts = d2i_X509_EXTENSIONS(NULL, &p, (long)f.n);
+		if (!exts)
+			return "its extensions are damaged";
+		push_dns_names(X509V3_get_d2i(exts, NID_subject_alt_name, NULL, NULL), &out->san_dns);
+		BASIC_CONSTRAINTS *bc = X509V3_get_d2i(exts, NID_basic_constraints, NULL, NULL);
+		out->is_ca = bc && bc->ca;
+		BASIC_CONSTRAINTS_free(bc);
+		sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	}
+	return NULL;
+}
+
+cw_status x509_parse_cert_brief(const char *pem, size_t len, struct x509_info *out,
+				struct cw_error *err)
+{
+	memset(out, 0, sizeof *out);
+	cw_status st = check_input("certificate", pem, len, err);
+	if (st != CW_OK)
+		return st;
+	BIO *bio = mem_bio(pem, len);
+	char *name = NULL, *header = NULL;
+	unsigned char *der = NULL;
+	long n = 0;
+	ERR_clear_error();
+	/* The first PEM block that is a certificate (as PEM_read_bio_X509 takes it). */
+	while (bio && PEM_read_bio(bio, &name, &header, &der, &n) == 1) {
+		bool cert = strcmp(name, PEM_STRING_X509) == 0 || strcmp(name, PEM_STRING_X509_OLD) == 0 ||
+			    strcmp(name, PEM_STRING_X509_TRUSTED) == 0;
+		OPENSSL_free(name);
+		OPENSSL_free(header);
+		if (cert)
+			break;
+		OPENSSL_free(der);
+		der = NULL;
+	}
+	BIO_free(bio);
+	if (!der)
+		return pem_failed("certificate", "-----BEGIN CERTIFICATE-----", err);
+	const char *why = brief_from_der(der, (size_t)n, out);
+	OPENSSL_free(der);
+	ERR_clear_error();
+	if (why) {
+		x509_info_done(out);
+		return cw_error_set(err, CW_EINVAL, "the certificate is damaged: %s", why);
+	}
+	return CW_OK;
 }
 
 cw_status x509_load_cert(const char *path, struct x509_info *out, struct cw_error *err)
@@ -520,6 +676,84 @@ static cw_status read_crl_stack(const char *pem, size_t len, STACK_OF(X509_CRL) 
 	ERR_clear_error();
 	*out = sk;
 	return CW_OK;
+}
+
+static int serial_cmp(const void *a, const void *b)
+{
+	const char *x = *(const char *const *)a, *y = *(const char *const *)b;
+	size_t lx = strlen(x), ly = strlen(y);
+	return lx != ly ? (lx < ly ? -1 : 1) : strcmp(x, y);
+}
+
+cw_status x509_parse_crls(const char *pem, size_t len, struct x509_crl_info **out, size_t *n,
+			  struct cw_error *err)
+{
+	*out = NULL;
+	*n = 0;
+	STACK_OF(X509_CRL) *sk;
+	cw_status st = read_crl_stack(pem, len, &sk, err);
+	if (st != CW_OK)
+		return st;
+	size_t count = (size_t)sk_X509_CRL_num(sk);
+	struct x509_crl_info *infos = xcalloc(count, sizeof *infos);
+	for (size_t i = 0; i < count && st == CW_OK; i++) {
+		X509_CRL *crl = sk_X509_CRL_value(sk, (int)i);
+		struct x509_crl_info *c = &infos[i];
+		c->issuer_cn = name_cn(X509_CRL_get_issuer(crl));
+		const ASN1_TIME *next = X509_CRL_get0_nextUpdate(crl);
+		if (!asn1_time_to_time_t(X509_CRL_get0_lastUpdate(crl), &c->last_update) ||
+		    (next && !asn1_time_to_time_t(next, &c->next_update))) {
+			st = cw_error_set(err, CW_EINVAL, "CRL number %zu (from %s): its dates are damaged", i + 1,
+					  c->issuer_cn);
+			break;
+		}
+		ASN1_INTEGER *number = X509_CRL_get_ext_d2i(crl, NID_crl_number, NULL, NULL);
+		if (number && !serial_hex(number, c->number))
+			c->number[0] = '\0';
+		ASN1_INTEGER_free(number);
+		STACK_OF(X509_REVOKED) *rev = X509_CRL_get_REVOKED(crl);
+		int nrev = rev ? sk_X509_REVOKED_num(rev) : 0; /* no entries: no list at all */
+		c->nrevoked = nrev > 0 ? (size_t)nrev : 0;
+		c->revoked = xcalloc(c->nrevoked + 1, sizeof *c->revoked);
+		for (size_t j = 0; j < c->nrevoked; j++) {
+			char hex[X509_SERIAL_MAX];
+			if (!serial_hex(X509_REVOKED_get0_serialNumber(sk_X509_REVOKED_value(rev, (int)j)), hex)) {
+				st = cw_error_set(err, CW_EINVAL,
+						  "CRL from %s: revoked entry %zu has a damaged serial number",
+						  c->issuer_cn, j + 1);
+				break;
+			}
+			c->revoked[j] = xstrdup(hex);
+		}
+		if (st == CW_OK)
+			qsort(c->revoked, c->nrevoked, sizeof *c->revoked, serial_cmp);
+	}
+	sk_X509_CRL_pop_free(sk, X509_CRL_free);
+	ERR_clear_error();
+	if (st != CW_OK) {
+		x509_crl_infos_free(infos, count);
+		return st;
+	}
+	*out = infos;
+	*n = count;
+	return CW_OK;
+}
+
+void x509_crl_infos_free(struct x509_crl_info *c, size_t n)
+{
+	for (size_t i = 0; c && i < n; i++) {
+		free(c[i].issuer_cn);
+		for (size_t j = 0; j < c[i].nrevoked && c[i].revoked; j++)
+			free(c[i].revoked[j]);
+		free(c[i].revoked);
+	}
+	free(c);
+}
+
+bool x509_crl_lists(const struct x509_crl_info *c, const char *serial)
+{
+	return c->nrevoked && serial &&
+	       bsearch(&serial, c->revoked, c->nrevoked, sizeof *c->revoked, serial_cmp) != NULL;
 }
 
 /* Is there a CRL issued by every CA of the chain (chain[1..], the root included)? */
@@ -1078,4 +1312,113 @@ bool x509_text_has_private_key(const char *text, size_t len)
 		}
 	}
 	return false;
+}
+
+/* ---- re-signing CRLs (a CRL near its next update, the CA's key kept) ---- */
+
+/* The key of keys that belongs to cert, or NULL. */
+static EVP_PKEY *key_of_cert(X509 *cert, EVP_PKEY *const *keys, size_t nkeys)
+{
+	for (size_t i = 0; i < nkeys; i++)
+		if (X509_check_private_key(cert, keys[i]) == 1)
+			return keys[i];
+	ERR_clear_error();
+	return NULL;
+}
+
+/* A copy of crl with new dates, its number one more, signed again by key. */
+static X509_CRL *resign_one(const X509_CRL *crl, EVP_PKEY *key, time_t now, int days, struct cw_error *err)
+{
+	X509_CRL *n = X509_CRL_dup(crl);
+	ASN1_TIME *last = ASN1_TIME_set(NULL, now), *next = ASN1_TIME_set(NULL, now + (time_t)days * 86400);
+	bool ok = n && last && next && X509_CRL_set1_lastUpdate(n, last) && X509_CRL_set1_nextUpdate(n, next);
+	ASN1_TIME_free(last);
+	ASN1_TIME_free(next);
+	int crit = 0;
+	ASN1_INTEGER *num = ok ? X509_CRL_get_ext_d2i(n, NID_crl_number, &crit, NULL) : NULL;
+	if (num) {
+		BIGNUM *bn = ASN1_INTEGER_to_BN(num, NULL);
+		ok = bn && BN_add_word(bn, 1) && BN_to_ASN1_INTEGER(bn, num) &&
+		     X509_CRL_add1_ext_i2d(n, NID_crl_number, num, crit, X509V3_ADD_REPLACE) == 1;
+		BN_free(bn);
+		ASN1_INTEGER_free(num);
+	}
+	if (ok)
+		ok = X509_CRL_sign(n, key, EVP_sha256()) > 0;
+	if (!ok) {
+		char why[256];
+		cw_error_set(err, CW_ESSL, "cannot re-sign the CRL: %s", ssl_reason(why, sizeof why));
+		X509_CRL_free(n);
+		return NULL;
+	}
+	return n;
+}
+
+cw_status x509_crl_resign(const char *crl_pem, size_t crl_len, const char *ca_pem, size_t ca_len,
+			  char *const *key_pems, time_t now, int days, char **out, size_t *resigned,
+			  struct cw_error *err)
+{
+	*out = NULL;
+	*resigned = 0;
+	if (days < 1 || days > 36500)
+		return cw_error_set(err, CW_EINVAL, "a CRL's next update is 1 to 36500 days away, not %d", days);
+	STACK_OF(X509_CRL) *crls = NULL;
+	STACK_OF(X509) *cas = NULL;
+	EVP_PKEY **keys = NULL;
+	size_t nkeys = 0;
+	BIO *bio = NULL;
+	cw_status st;
+	if ((st = read_crl_stack(crl_pem, crl_len, &crls, err)) ||
+	    (st = read_cert_stack("CA bundle", ca_pem, ca_len, &cas, err)))
+		goto done;
+	nkeys = strv_len(key_pems);
+	keys = xcalloc(nkeys + 1, sizeof *keys);
+	for (size_t i = 0; i < nkeys; i++)
+		if ((st = read_private_key(key_pems[i], strlen(key_pems[i]), &keys[i], err)))
+			goto done;
+	bio = BIO_new(BIO_s_mem());
+	if (!bio) {
+		st = cw_error_set(err, CW_ESSL, "out of memory");
+		goto done;
+	}
+	for (int i = 0; i < sk_X509_CRL_num(crls); i++) {
+		X509_CRL *crl = sk_X509_CRL_value(crls, i);
+		X509 *issuer = NULL;
+		for (int j = 0; j < sk_X509_num(cas) && !issuer; j++)
+			if (X509_NAME_cmp(X509_get_subject_name(sk_X509_value(cas, j)), X509_CRL_get_issuer(crl)) == 0)
+				issuer = sk_X509_value(cas, j);
+		char *cn = name_cn(X509_CRL_get_issuer(crl));
+		EVP_PKEY *key = issuer ? key_of_cert(issuer, keys, nkeys) : NULL;
+		X509_CRL *n = NULL;
+		if (!issuer)
+			st = cw_error_set(err, CW_EINVAL, "the CRL from '%s' has no issuer certificate in the CA bundle", cn);
+		else if (!key)
+			st = cw_error_set(err, CW_EINVAL, "no private key given belongs to '%s', the CRL's issuer", cn);
+		else if ((n = resign_one(crl, key, now, days, err)) == NULL)
+			st = CW_ESSL;
+		else if (X509_CRL_verify(n, X509_get0_pubkey(issuer)) != 1 ||
+			 sk_X509_REVOKED_num(X509_CRL_get_REVOKED(n)) != sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)))
+			st = cw_error_set(err, CW_EVERIFY, "the re-signed CRL from '%s' does not verify or lost entries", cn);
+		else if (!PEM_write_bio_X509_CRL(bio, n))
+			st = cw_error_set(err, CW_ESSL, "out of memory");
+		free(cn);
+		X509_CRL_free(n);
+		if (st)
+			goto done;
+		(*resigned)++;
+	}
+	char *data = NULL;
+	long len = BIO_get_mem_data(bio, &data);
+	*out = xstrndup(data, (size_t)len);
+done:
+	BIO_free(bio);
+	for (size_t i = 0; keys && i < nkeys; i++)
+		EVP_PKEY_free(keys[i]);
+	free(keys);
+	sk_X509_CRL_pop_free(crls, X509_CRL_free);
+	sk_X509_pop_free(cas, X509_free);
+	ERR_clear_error();
+	if (st)
+		*resigned = 0;
+	return st;
 }

@@ -14,6 +14,9 @@
  * one); larger input is CW_EINVAL. Callers reading files can pass it to file_read. */
 #define X509_PEM_MAX ((size_t)32 * 1024 * 1024)
 
+/* A serial number in hex, with its NUL. */
+#define X509_SERIAL_MAX 80
+
 struct x509_info {
 	char *subject_cn;      /* heap */
 	char *issuer_cn;       /* heap */
@@ -21,7 +24,7 @@ struct x509_info {
 	time_t not_before, not_after;
 	char fingerprint[96];  /* SHA-256 of the DER, "AB:CD:..." upper-case hex */
 	char pubkey_sha256[65];/* SHA-256 of the DER SubjectPublicKeyInfo, lower-case hex */
-	char serial[80];       /* hex */
+	char serial[X509_SERIAL_MAX]; /* upper-case hex, no leading zeros */
 	bool is_ca;
 };
 /* subject_cn and issuer_cn are "" when the name has no CN; control characters in names
@@ -32,6 +35,9 @@ void x509_info_done(struct x509_info *info);
 /* The first certificate in a PEM buffer. */
 cw_status x509_parse_cert(const char *pem, size_t len, struct x509_info *out, struct cw_error *err);
 cw_status x509_load_cert(const char *path, struct x509_info *out, struct cw_error *err);
+/* The same without fingerprint and pubkey_sha256 (left empty): for reading a whole CA. */
+cw_status x509_parse_cert_brief(const char *pem, size_t len, struct x509_info *out,
+				struct cw_error *err);
 /* A certificate signing request: subject_cn, san_dns, pubkey_sha256 are filled. */
 /* Also fingerprint (SHA-256 of the CSR's DER, as `puppetserver ca list` shows it). A CSR
  * whose signature does not match its own public key is CW_EVERIFY. */
@@ -61,6 +67,33 @@ cw_status x509_key_matches(const char *cert_pem, size_t cert_len, const char *ke
  * the CRL has none. */
 cw_status x509_parse_crl(const char *pem, size_t len, char **issuer_cn, time_t *next_update,
 			 struct cw_error *err);
+
+/* Every CRL of a PEM text (a two-tier CA's ca_crl.pem holds the intermediate's and the
+ * root's), with its revoked serials. */
+struct x509_crl_info {
+	char *issuer_cn;              /* heap; "" when the issuer has no CN */
+	time_t last_update, next_update; /* next_update 0: none */
+	char number[X509_SERIAL_MAX]; /* the CRL number extension in hex, "" when absent */
+	char **revoked;               /* heap serials in hex (as x509_info.serial), sorted */
+	size_t nrevoked;
+};
+/* *out is a heap array of *n items; free it with x509_crl_infos_free. A text without a CRL
+ * or with a damaged one is CW_EINVAL. */
+cw_status x509_parse_crls(const char *pem, size_t len, struct x509_crl_info **out, size_t *n,
+			  struct cw_error *err);
+void x509_crl_infos_free(struct x509_crl_info *c, size_t n);
+/* Does the CRL list this serial (hex as x509_info.serial)? Binary search. */
+bool x509_crl_lists(const struct x509_crl_info *c, const char *serial);
+
+/* Re-sign every CRL of crl_pem (a two-tier CA's ca_crl.pem holds the intermediate's and the
+ * root's) with the key of its issuer: the same revoked entries and extensions, lastUpdate now,
+ * nextUpdate now + days, the CRL number one more. Issuers come from ca_pem (every certificate
+ * trusted); keys are PEM private keys (a NULL-terminated list; never copied or logged). Each new
+ * CRL is checked against its issuer's public key before it is kept. A CRL whose issuer or key is
+ * missing fails the whole call (nothing half done). *out: heap PEM, the CRLs in their order. */
+cw_status x509_crl_resign(const char *crl_pem, size_t crl_len, const char *ca_pem, size_t ca_len,
+			  char *const *key_pems, time_t now, int days, char **out, size_t *resigned,
+			  struct cw_error *err);
 
 /* Connect to address:port (TLS, no verification), return the PEM of the certificate the
  * server presents. sni may be NULL. Gives up after timeout_ms. */

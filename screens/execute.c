@@ -326,6 +326,9 @@ static void draw_step(struct app *a, WINDOW *w, struct tui_rect r, size_t i)
 		text = xasprintf("BY HAND: %s", st->manual);
 		attr = term_style(TUI_WARN);
 		break;
+	case STEP_ACTION:
+		text = xasprintf("certwiz itself: %s %s, next update in %s days", st->argv[0], st->argv[1], st->argv[2]);
+		break;
 	}
 	tui_wrap_draw(w, body, attr, text);
 	free(text);

@@ -107,6 +107,10 @@ static void build(struct app *a, struct review *s)
 				free(paths);
 				break;
 			}
+			case STEP_ACTION:
+				strbuf_addf(&sb, "    certwiz itself: %s %s, next update in %s days\n", st->argv[0], st->argv[1],
+					    st->argv[2]);
+				break;
 			}
 			if (st->destructive)
 				strbuf_addf(&sb, "    DESTRUCTIVE: runs only after the verified backup of %s, and after you type "

@@ -9,6 +9,7 @@
 
 struct welcome {
 	struct tui_field name;
+	char **expiry; /* what `certwiz check` would say about expiry here, with the fix */
 };
 
 static const char intro[] =
@@ -52,6 +53,7 @@ static void init(struct app *a)
 	tui_field_set_validator(&s->name, validate_name, NULL);
 	tui_field_set(&s->name, a->operator_name);
 	tui_field_set_hint(&s->name, "recorded with every step you sign off (default: your login name)");
+	s->expiry = check_expiry_findings(a->w, 30, 0);
 }
 
 static const struct tui_hint hints[] = {
@@ -94,7 +96,15 @@ static void draw(struct app *a, WINDOW *w, struct tui_rect r)
 	if (a->read_only && y < r.y + r.h) {
 		char buf[512];
 		snprintf(buf, sizeof buf, "--root %s: read-only, nothing can run", wz->site.root);
-		tui_puts(w, y, r.x + 12, r.w - 12, term_style(TUI_WARN), buf);
+		tui_puts(w, y++, r.x + 12, r.w - 12, term_style(TUI_WARN), buf);
+	}
+	/* The first expiry finding and its fix, in the rows that are left. */
+	size_t n = strv_len(s->expiry);
+	if (n && y < r.y + r.h) {
+		char *text = xasprintf("certwiz check: %s%s", s->expiry[0],
+				       n > 1 ? " (more on the Pre-flight screen)" : "");
+		tui_wrap_draw(w, (struct tui_rect){y, r.x, r.y + r.h - y, r.w}, term_style(TUI_WARN), text);
+		free(text);
 	}
 }
 
@@ -117,6 +127,7 @@ static void done(struct app *a)
 {
 	struct welcome *s = a->priv[SCR_WELCOME];
 	tui_field_done(&s->name);
+	strv_free(s->expiry);
 	free(s);
 	a->priv[SCR_WELCOME] = NULL;
 }

@@ -70,7 +70,7 @@ static void on_started(void *ctx, const struct plan_step *s, char *const *argv)
 	out(pr, s, "        on %s\n", pr->plan->hosts[s->host].name);
 	if (argv) {
 		char *cmd = argv_display(argv);
-		out(pr, s, "        $ %s\n", cmd);
+		out(pr, s, s->kind == STEP_ACTION ? "        certwiz itself: %s\n" : "        $ %s\n", cmd);
 		if (s->batch)
 			out(pr, s, "        (its part of the shared command above, where the agents can share one)\n");
 		free(cmd);

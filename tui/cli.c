@@ -10,6 +10,7 @@
 #include "batch.h"
 #include "backup.h"
 #include "check.h"
+#include "inventory.h"
 #include "journal.h"
 #include "report.h"
 #include "runner.h"
@@ -34,6 +35,8 @@ static const char usage[] =
 	"  run               run a procedure without a screen (batch), from --answers FILE\n"
 	"  list              list procedures and profiles\n"
 	"  check             pre-flight and expiry checks of this host (for people and monitoring)\n"
+	"  inventory         on the CA server: every signed certificate with its expiry, serial,\n"
+	"                    alt names and revocation, the CA certificates and the CRL\n"
 	"  resume JOURNAL    continue an interrupted run (crash, kill, lost session) from its journal\n"
 	"                    (RUNDIR/journal.jsonl, or RUNDIR)\n"
 	"  report JOURNAL    print the change record of a run (Markdown; --json for JSON)\n"
@@ -42,7 +45,7 @@ static const char usage[] =
 	"                    started again (--yes: do not ask)\n"
 	"\n"
 	"Options:\n"
-	"  -p, --procedure NAME      agent, primary, oss-ca, pe-monolithic, pe-split\n"
+	"  -p, --procedure NAME      agent, primary, oss-ca, pe-monolithic, pe-split, crl-refresh\n"
 	"  -P, --profile NAME        deployment profile, or 'auto' (default: detect on this host)\n"
 	"  -c, --certname NAME       the CA/primary server's certname (default: puppet.conf)\n"
 	"  -d, --dns-alt-names LIST  its alt names, comma separated (default: puppet.conf and the\n"
@@ -64,7 +67,10 @@ static const char usage[] =
 	"      --yes                 restore: do not ask (batch)\n"
 	"      --host NAME           restore: the backup is on this host (over SSH, settings from\n"
 	"                            the site config's hosts and ssh sections)\n"
-	"      --within DAYS         check: warn about certificates expiring within DAYS (default 30)\n"
+	"      --within DAYS         check, inventory: warn about certificates expiring within DAYS\n"
+	"                            (default 30); inventory lists only those when it is given\n"
+	"      --json                inventory: JSON instead of a table\n"
+	"      --write-agents FILE   inventory: write the expiring agents as an --agents-file\n"
 	"  -h, --help                this text\n"
 	"  -V, --version             the version\n"
 	"\n"
@@ -74,7 +80,8 @@ static const char usage[] =
 	"  5  a step or its verification failed\n"
 	"  6  cancelled        7  SSH: connection, authentication or host key\n"
 	"  8  no verified backup (destructive steps refused)    9  another run holds the lock\n"
-	"  certwiz check: 0 all ok, 1 warnings, 2 failures (as monitoring plugins do)\n"
+	"  certwiz check, certwiz inventory: 0 all ok, 1 warnings, 2 failures (as monitoring\n"
+	"  plugins do)\n"
 	"\n"
 	"Examples:\n"
 	"  certwiz plan --procedure agent --agents web1.example.com,web2.example.com\n"
@@ -83,7 +90,8 @@ static const char usage[] =
 	"  certwiz run --answers answers.cfg\n";
 
 enum { OPT_PUPPETDB = 256, OPT_CONSOLE, OPT_CONFIG, OPT_DATADIR, OPT_OPERATOR, OPT_ROOT,
-       OPT_BACKUP_DIR, OPT_JOURNAL_DIR, OPT_WITHIN, OPT_JSON, OPT_YES, OPT_HOST, OPT_PARALLEL, OPT_ON_FAILURE };
+       OPT_BACKUP_DIR, OPT_JOURNAL_DIR, OPT_WITHIN, OPT_JSON, OPT_YES, OPT_HOST, OPT_PARALLEL, OPT_ON_FAILURE,
+       OPT_WRITE_AGENTS };
 
 static const struct option long_opts[] = {
 	{"procedure", required_argument, NULL, 'p'},
@@ -107,6 +115,7 @@ static const struct option long_opts[] = {
 	{"on-failure", required_argument, NULL, OPT_ON_FAILURE},
 	{"yes", no_argument, NULL, OPT_YES},
 	{"host", required_argument, NULL, OPT_HOST},
+	{"write-agents", required_argument, NULL, OPT_WRITE_AGENTS},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -190,6 +199,57 @@ static int cmd_check(struct wizard_opts *o, int within)
 	}
 	int rc = r.worst == LEVEL_OK ? 0 : r.worst == LEVEL_WARN ? 1 : 2;
 	check_report_done(&r);
+	wizard_free(w);
+	return rc;
+}
+
+/* The CA's signed certificates: a table or JSON; exit code as check; --write-agents. */
+static int cmd_inventory(struct wizard_opts *o, int within, bool within_given, bool json, const char *agents_out)
+{
+	struct cw_error err = {0};
+	struct wizard *w;
+	if (wizard_open(o, &w, &err))
+		return fail(&err);
+	const struct facts *f = &w->facts;
+	struct inventory inv;
+	if (inventory_read(w->site.root, vars_get(&f->vars, "cadir"), vars_get(&f->vars, "ssldir"), 0, within, &inv,
+			   &err)) {
+		wizard_free(w);
+		return fail(&err);
+	}
+	const char *self = vars_get(&f->vars, "certname");
+	char **agents = inventory_expiring_agents(&inv, self);
+	if (agents_out) {
+		char *text = inventory_agents_file_text(&inv, agents);
+		cw_status st = file_write_atomic(agents_out, text, strlen(text), 0644, &err);
+		free(text);
+		if (st) {
+			strv_free(agents);
+			inventory_done(&inv);
+			wizard_free(w);
+			return fail(&err);
+		}
+	}
+	struct strbuf sb;
+	strbuf_init(&sb);
+	if (json) {
+		inventory_format_json(&inv, within_given, &sb);
+	} else {
+		strbuf_addf(&sb, "certwiz inventory: the CA of %s (%s), certificates expiring within %d days warn\n", self,
+			    w->profile->name, within);
+		inventory_format_text(&inv, within_given, &sb);
+		if (agents_out)
+			strbuf_addf(&sb, "\nwrote %zu agent certname(s) to %s\n", strv_len(agents), agents_out);
+		char **fixes = inventory_fixes(&inv, self, check_ca_procedure(w->profile), agents, agents_out);
+		for (size_t i = 0; fixes && fixes[i]; i++)
+			strbuf_addf(&sb, "%sfix: %s\n", i == 0 ? "\n" : "", fixes[i]);
+		strv_free(fixes);
+	}
+	fputs(sb.buf, stdout);
+	strbuf_done(&sb);
+	int rc = inventory_worst(&inv);
+	strv_free(agents);
+	inventory_done(&inv);
 	wizard_free(w);
 	return rc;
 }
@@ -339,7 +399,7 @@ static const char *abs_arg(char ***owned, const char *path)
 }
 
 static int dispatch(const char *cmd, struct wizard_opts *o, const char *operand, const char *host,
-		    bool json, bool yes, int within)
+		    bool json, bool yes, int within, bool within_given, const char *agents_out)
 {
 	if (!cmd)
 		return batch_wizard(o);
@@ -355,9 +415,11 @@ static int dispatch(const char *cmd, struct wizard_opts *o, const char *operand,
 		return cmd_restore(o, operand, host, yes);
 	if (strcmp(cmd, "check") == 0)
 		return cmd_check(o, within);
+	if (strcmp(cmd, "inventory") == 0)
+		return cmd_inventory(o, within, within_given, json, agents_out);
 	if (strcmp(cmd, "run") == 0)
 		return batch_run(o);
-	fprintf(stderr, "certwiz: unknown command '%s': use plan, run, resume, check, report, restore or list (certwiz --help)\n", cmd);
+	fprintf(stderr, "certwiz: unknown command '%s': use plan, run, resume, check, inventory, report, restore or list (certwiz --help)\n", cmd);
 	return EXIT_USAGE;
 }
 
@@ -365,8 +427,8 @@ int cli_main(int argc, char **argv)
 {
 	struct wizard_opts o = {0};
 	int within = 30;
-	bool json = false, yes = false;
-	const char *cmd = NULL, *host = NULL;
+	bool json = false, yes = false, within_given = false;
+	const char *cmd = NULL, *host = NULL, *agents_out = NULL;
 	if (argc > 1 && argv[1][0] != '-') {
 		cmd = argv[1];
 		argv++;
@@ -399,6 +461,7 @@ int cli_main(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			within = (int)v;
+			within_given = true;
 			break;
 		}
 		case OPT_JSON: json = true; break;
@@ -415,6 +478,7 @@ int cli_main(int argc, char **argv)
 		}
 		case OPT_YES: yes = true; break;
 		case OPT_HOST: host = optarg; break;
+		case OPT_WRITE_AGENTS: agents_out = optarg; break;
 		case 'h': fputs(usage, stdout); return 0;
 		case 'V': printf("certwiz %s\n", PACKAGE_VERSION); return 0;
 		case ':':
@@ -442,7 +506,8 @@ int cli_main(int argc, char **argv)
 	o.journal_dir = abs_arg(&owned, o.journal_dir);
 	if (operand && !host) /* a backup on another host (--host) is named as it is there */
 		operand = abs_arg(&owned, operand);
-	int rc = dispatch(cmd, &o, operand, host, json, yes, within);
+	agents_out = abs_arg(&owned, agents_out);
+	int rc = dispatch(cmd, &o, operand, host, json, yes, within, within_given, agents_out);
 	strv_free(owned);
 	return rc;
 }

@@ -98,6 +98,70 @@ expect 1 "WARN CA certificate" -- check $base
 expect 1 "fix: run certwiz on the CA server" -- check $base
 expect 2 "--within takes a number of days" -- check --within soon $base
 
+# inventory: a CA made here with the openssl CLI (the CA server puppet.example.com with 20 days
+# left, web1 with 5, web2 with a year, web3 revoked), read from the root's cadir.
+ca="$tmp/caroot/etc/puppet/puppetserver/ca"
+mkdir -p "$ca/signed" "$tmp/cadb" && cp -r "$root/etc" "$tmp/caroot/"
+: >"$tmp/cadb/index.txt"
+printf '[ca]\ndefault_ca = c\n[c]\ndatabase = %s/index.txt\ndefault_md = sha256\ndefault_crl_days = 30\n' \
+  "$tmp/cadb" >"$tmp/ca.cnf"
+mkcert() { # CN DAYS SERIAL
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null -subj "/CN=$1" \
+    -addext "subjectAltName=DNS:$1" 2>/dev/null |
+    openssl x509 -req -CA "$ca/ca_crt.pem" -CAkey "$tmp/ca.key" -days "$2" -set_serial "$3" -copy_extensions copy \
+      -out "$ca/signed/$1.pem" 2>/dev/null
+}
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$tmp/ca.key" -days 3650 \
+  -subj "/CN=Puppet CA: puppet.example.com" -out "$ca/ca_crt.pem" 2>/dev/null
+mkcert puppet.example.com 20 2 && mkcert web1.example.com 5 3 && mkcert web2.example.com 365 4 &&
+  mkcert web3.example.com 365 5 &&
+  openssl ca -config "$tmp/ca.cnf" -keyfile "$tmp/ca.key" -cert "$ca/ca_crt.pem" -revoke "$ca/signed/web3.example.com.pem" \
+    >/dev/null 2>&1 &&
+  openssl ca -config "$tmp/ca.cnf" -keyfile "$tmp/ca.key" -cert "$ca/ca_crt.pem" -gencrl -out "$ca/ca_crl.pem" \
+    >/dev/null 2>&1 || { echo "FAIL: making the inventory fixture CA with openssl"; fails=$((fails + 1)); }
+cabase="--profile oss-debian --root $tmp/caroot --journal-dir $tmp/runs --backup-dir $tmp/backups"
+expect 4 "no CA here: /etc/puppet/puppetserver/ca/ca_crt.pem does not exist" -- inventory $base
+expect 1 "signed         4: 1 ok, 2 expiring within 30 days, 0 expired, 1 revoked, 0 unreadable" -- inventory $cabase
+expect 1 "revoked" -- inventory $cabase
+expect 1 "fix: 1 agent certificate(s) expire within 30 days: certwiz inventory --within 30 --write-agents" -- inventory $cabase
+expect 1 "fix: the CA server's own certificate (puppet.example.com) expires soon: certwiz plan --procedure primary" -- inventory $cabase
+expect 0 "No signed certificate expires within 4 days." -- inventory --within 4 $cabase
+expect 1 '"format":"certwiz-inventory-1"' -- inventory --json $cabase
+expect 1 "--agents-file $tmp/expiring.txt" -- inventory --write-agents "$tmp/expiring.txt" $cabase
+if grep -qx web1.example.com "$tmp/expiring.txt" && ! grep -q '^[^#].*puppet.example.com' "$tmp/expiring.txt"; then
+  passes=$((passes + 1))
+else
+  echo "FAIL: --write-agents wrote:"; sed 's/^/    /' "$tmp/expiring.txt"; fails=$((fails + 1))
+fi
+expect 1 "wrote 1 agent certname(s) to $tmp/expiring.txt" -- inventory --write-agents "$tmp/expiring.txt" $cabase
+# The same CA where Puppet 5 keeps it, inside the ssldir.
+mkdir -p "$tmp/p5root/etc/puppetlabs/puppet/ssl" && cp -r "$SRCDIR/tests/golden/root-oss-aio-5/etc" "$tmp/p5root/" &&
+  cp -r "$ca" "$tmp/p5root/etc/puppetlabs/puppet/ssl/ca"
+expect 1 "CA directory   /etc/puppetlabs/puppet/ssl/ca (inside the ssldir: Puppet 5" -- inventory -P oss-aio-5 --root "$tmp/p5root"
+expect 1 "signed         4: 1 ok, 2 expiring within 30 days, 0 expired, 1 revoked" -- inventory -P oss-aio-5 --root "$tmp/p5root"
+# What it wrote is an agents file the agent procedure takes.
+expect 0 '$ puppetserver ca clean --certname web1.example.com' -- plan -p agent -A "$tmp/expiring.txt" $cabase
+# check names the certwiz command that fixes each expiry finding.
+mkdir -p "$tmp/caroot/var/lib/puppet/ssl/certs"
+cp "$ca/signed/puppet.example.com.pem" "$tmp/caroot/var/lib/puppet/ssl/certs/"
+# Its exit code is 1, or 2 when a puppetserver of another CA answers on this machine's port
+# 8140 (check asks the CA server's port), so only the words are compared here.
+"$CERTWIZ" check $cabase >"$tmp/check.out" 2>&1
+"$CERTWIZ" check --within 4000 $cabase >"$tmp/check4000.out" 2>&1
+while IFS='|' read -r file text; do
+  if grep -qF -- "$text" "$tmp/$file"; then
+    passes=$((passes + 1))
+  else
+    echo "FAIL: certwiz check did not say: $text"; sed 's/^/    /' "$tmp/$file"; fails=$((fails + 1))
+  fi
+done <<'EOT'
+check.out|WARN signed certificates  4 in /etc/puppet/puppetserver/ca: 2 expiring within 30 days
+check.out|fix: 1 agent certificate(s) expire within 30 days: certwiz inventory --within 30 --write-agents
+check.out|fix: regenerate it with its alt names: certwiz plan --procedure primary
+check4000.out|fix: regenerate the CA and every certificate before it expires: certwiz plan --procedure oss-ca
+check4000.out|then certwiz plan --procedure crl-refresh --agents-file all-agents.txt
+EOT
+
 expect 2 "report needs the journal of a run" -- report
 # A file that is not there is an input/output error (4), whatever names it.
 expect 4 "cannot open $tmp/nope/journal.jsonl" -- report "$tmp/nope/journal.jsonl"

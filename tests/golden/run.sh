@@ -54,6 +54,9 @@ console_host=console.example.com
 
 # procedure profile, one combination a line
 combos='
+crl-refresh oss-debian
+crl-refresh oss-aio-5
+crl-refresh pe-2019
 agent oss-debian
 agent oss-aio
 agent oss-aio-5

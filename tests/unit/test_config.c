@@ -151,7 +151,7 @@ static void test_procedure_errors(void **state)
 	expect(procedure_error(PROC_HEAD "{ id = \"s\"; title = \"x\"; explain = \"e\"; role = \"agent\"; run = (\"true\"); }\n); } ); };\n"),
 	       "role 'agent', which the procedure's roles do not list");
 	expect(procedure_error(PROC_HEAD "{ id = \"s\"; title = \"x\"; explain = \"e\"; role = \"ca\"; }\n); } ); };\n"),
-	       "needs exactly one of run, service, backup or manual");
+	       "needs exactly one of run, service, backup, action or manual");
 	expect(procedure_error(PROC_HEAD "{ id = \"s\"; title = \"x\"; explain = \"e\"; role = \"ca\"; run = (\"a\"); },\n"
 					 "{ id = \"s\"; title = \"y\"; explain = \"e\"; role = \"ca\"; run = (\"b\"); }\n); } ); };\n"),
 	       "step id 's' is used twice");

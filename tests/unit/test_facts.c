@@ -13,13 +13,7 @@ static struct profile *debian;
 
 static void put(const char *rel, const char *text)
 {
-	char *p = path_join(root, rel);
-	char *d = xstrdup(p);
-	*strrchr(d, '/') = '\0';
-	assert_int_equal(mkdir_p(d, 0755, NULL), CW_OK);
-	test_write(p, text);
-	free(d);
-	free(p);
+	test_put(root, rel, text);
 }
 
 static int setup(void **state)

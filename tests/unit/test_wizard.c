@@ -171,6 +171,23 @@ static void test_checks_expiry(void **state)
 	assert_non_null(strstr(item(&r, "host certificate")->found, "expired"));
 	assert_int_equal(r.worst, LEVEL_FAIL);
 	check_report_done(&r);
+	/* What the welcome screen shows: each expiry finding with the certwiz command. */
+	char **found = check_expiry_findings(w, 30, 0);
+	char *all = strv_join(found, "\n");
+	assert_non_null(strstr(all, "CA certificate needs attention: regenerate the CA and every certificate before "
+				    "it expires: certwiz plan --procedure oss-ca"));
+	assert_non_null(strstr(all, "host certificate needs attention: regenerate it with its alt names: certwiz plan "
+				    "--procedure primary"));
+	free(all);
+	strv_free(found);
+	found = check_expiry_findings(w, 30, (long)time(NULL) + 20 * 86400);
+	assert_non_null(strstr(found[0], "CA certificate has a problem"));
+	strv_free(found);
+	/* Within 3 days nothing expires; what is left is this fixture's missing CRL. */
+	found = check_expiry_findings(w, 3, 0);
+	assert_int_equal(strv_len(found), 1);
+	assert_non_null(strstr(found[0], "CRL needs attention"));
+	strv_free(found);
 	wizard_free(w);
 }
 

@@ -42,6 +42,17 @@ static inline void test_write(const char *path, const char *text)
 	fclose(f);
 }
 
+/* Write text to root/rel, making rel's directories first. Needs util.h (path_join, mkdir_p). */
+#define test_put(root, rel, text)                                              \
+	do {                                                                   \
+		char *p_ = path_join((root), (rel)), *d_ = xstrdup(p_);        \
+		*strrchr(d_, '/') = '\0';                                      \
+		assert_int_equal(mkdir_p(d_, 0755, NULL), CW_OK);              \
+		test_write(p_, (text));                                        \
+		free(d_);                                                      \
+		free(p_);                                                      \
+	} while (0)
+
 /* Run argv quietly; the test fails unless it exits 0. */
 static inline void test_run_quiet(char *const argv[])
 {
