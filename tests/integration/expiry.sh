@@ -13,7 +13,7 @@
 if want expiry; then
   log "expiry: a short-lived agent certificate found by inventory and renewed from check's own fix"
   "$sb/reset" >/dev/null
-  CADIR=/etc/puppet/puppetserver/ca
+  CADIR=$SB_CADIR_PRIMARY
   A2=agent2.sandbox.test
   # A request from agent2's own key; the CA signs it with OpenSSL for 5 days, serial 0x7E57.
   on agent2 openssl req -new -key "$SSL/private_keys/$A2.pem" -subj "/CN=$A2" \
@@ -88,7 +88,7 @@ fi
 if want crl-refresh; then
   log "crl-refresh: the CRL re-signed with the CA's key and given to every host"
   "$sb/reset" >/dev/null
-  CADIR=/etc/puppet/puppetserver/ca
+  CADIR=$SB_CADIR_PRIMARY
   "$top/scripts/sandbox-config" >"$work/site.cfg"
   # Something revoked first, so there are entries to keep (a certificate no host uses).
   on primary puppetserver ca generate --certname spare.sandbox.test >/dev/null 2>&1 || true

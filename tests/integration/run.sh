@@ -404,5 +404,8 @@ if want failure; then
   check "agents run again against the restored server" agent_run agent1
 fi
 
+# Expiry: inventory, check's own fix, crl-refresh (their own file).
+. "$top/tests/integration/expiry.sh"
+
 printf '\nintegration: %d passed, %d failed\n' "$passes" "$fails"
 [ "$fails" -eq 0 ]
