@@ -300,6 +300,7 @@ void host_cfg_done(struct host_cfg *h)
 	free(h->identity);
 	free(h->os);
 	free(h->tmpdir);
+	free(h->known_hosts);
 	strv_free(h->dns_alt_names);
 }
 
@@ -1104,8 +1105,9 @@ static cw_status include_phase(struct ld *l, config_setting_t *e, const char *re
 	if (!st)
 		st = load_phases(&l2, phases, &tmp, dir, depth + 1);
 	bool found = false;
-	for (size_t i = 0; !st && i < tmp.nphases; i++) {
-		if (!found && strcmp(tmp.phases[i].id, slash + 1) == 0) {
+	/* On an error, every phase loaded so far is freed (none is taken). */
+	for (size_t i = 0; i < tmp.nphases; i++) {
+		if (!st && !found && tmp.phases[i].id && strcmp(tmp.phases[i].id, slash + 1) == 0) {
 			p->phases = xrealloc(p->phases, (p->nphases + 1) * sizeof *p->phases);
 			p->phases[p->nphases++] = tmp.phases[i];
 			found = true;

@@ -351,6 +351,61 @@ static void test_tampered_archive_fails(void **state)
 	backup_result_done(&res);
 }
 
+/* Point the manifest's archive-sha256 at the archive as it is now (a forged pair). */
+static void manifest_follows_archive(const struct backup_result *res)
+{
+	char sha[65], *data = NULL;
+	size_t len = 0;
+	struct cw_error err;
+	assert_int_equal(file_read(res->archive, 1 << 26, &data, &len, &err), CW_OK);
+	sha256_hex(data, len, sha);
+	free(data);
+	char *text = slurp(res->manifest);
+	assert_non_null(text);
+	char *at = strstr(text, "archive-sha256 ");
+	assert_non_null(at);
+	char *out = xasprintf("%.*sarchive-sha256 %s\n", (int)(at - text), text, sha);
+	test_write(res->manifest, out);
+	free(out);
+	free(text);
+}
+
+/* Found by fuzzing: a damaged tar header makes libarchive return ARCHIVE_RETRY, which is
+ * greater than ARCHIVE_WARN, and the entry (without a name) went on to member_path: a NULL
+ * dereference. The archive is unpacked, the checksum of its second header spoiled, and the
+ * manifest made to match the damaged file, so only the header reader can catch it. */
+static void test_damaged_header_refused(void **state)
+{
+	struct fx *f = *state;
+	struct backup_result res;
+	create_ok(f, NULL, "b-damaged", &res);
+	char *plain = xasprintf("%s.tar", res.archive);
+	char *const gunzip[] = { "sh", "-c", "gzip -dc -- \"$1\" > \"$2\"", "sh", res.archive, plain,
+				 NULL };
+	test_run_quiet(gunzip);
+	/* the second header: after the first and its data, in 512-byte blocks */
+	FILE *fp = fopen(plain, "r+b");
+	assert_non_null(fp);
+	char h[512];
+	assert_int_equal(fread(h, 1, sizeof h, fp), sizeof h);
+	unsigned long size = strtoul(h + 124, NULL, 8);
+	long second = 512 + (long)((size + 511) / 512 * 512);
+	assert_int_equal(fseek(fp, second + 148, SEEK_SET), 0);
+	assert_int_equal(fwrite("0000001", 1, 7, fp), 7);
+	fclose(fp);
+	assert_int_equal(rename(plain, res.archive), 0);
+	manifest_follows_archive(&res);
+	struct cw_error err;
+	assert_int_equal(backup_verify(NULL, &res, &err), CW_EVERIFY);
+	assert_false(res.verified);
+	if (!strstr(err.msg, "cannot read the archive"))
+		fail_msg("unexpected message: %s", err.msg);
+	/* and a restore from it is refused */
+	assert_int_equal(backup_restore(NULL, res.archive, NULL, &err), CW_EVERIFY);
+	free(plain);
+	backup_result_done(&res);
+}
+
 /* Replace the first occurrence of from by to in the file. */
 static void edit_file(const char *path, const char *from, const char *to)
 {
@@ -825,6 +880,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_restore_preserves_everything, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_tampered_archive_fails, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_tampered_manifest_fails, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_damaged_header_refused, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_restore_exactly, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_restore_only_some, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_restore_to_other_root, fx_setup, fx_teardown),
