@@ -30,6 +30,9 @@ mkdir -p build/asan
 (cd build/asan && ../../configure --enable-asan >/dev/null && make -j"$jobs" >/dev/null)
 ASAN_OPTIONS=detect_leaks=1 make -C build/asan -j"$jobs" check-unit || show_logs build/asan
 
+stage "fuzz targets, 15 s each (libFuzzer, ASan + UBSan; bench/fuzz.sh SECONDS runs them longer)"
+tests/fuzz/run.sh 15
+
 if [ "${CERTWIZ_SKIP_INTEGRATION:-}" = 1 ]; then
   echo "integration tests skipped (CERTWIZ_SKIP_INTEGRATION=1)"
 else
