@@ -837,6 +837,40 @@ static void test_remote_manifest_tamper(void **state)
 	transport_free(t);
 }
 
+/* The archive of a backup on another host swapped for another with the same members (here:
+ * the same tar, compressed again) is refused: its SHA-256 is not the manifest's. Only the
+ * checksum comparison can see this; every member still matches. */
+static void test_remote_swapped_archive(void **state)
+{
+	struct fx *f = *state;
+	if (!have_remote_tools())
+		skip();
+	struct transport *t = fake_remote();
+	struct backup_result res;
+	create_ok(f, t, "remote3", &res);
+	verify_ok(t, &res);
+	char *m = slurp(res.manifest);
+	char *const again[] = { "sh", "-c", "gzip -dc -- \"$1\" | gzip -1 -n > \"$1.new\" && mv -- \"$1.new\" \"$1\"",
+				"sh", res.archive, NULL };
+	test_run_quiet(again);
+	char *m2 = slurp(res.manifest);
+	assert_string_equal(m, m2); /* the manifest is untouched */
+	/* the swapped archive is no longer the recorded one: the local reader agrees */
+	struct cw_error err;
+	assert_int_equal(backup_verify(NULL, &res, &err), CW_EVERIFY);
+	assert_non_null(strstr(err.msg, "does not match its manifest"));
+	assert_int_equal(backup_verify(t, &res, &err), CW_EVERIFY);
+	assert_false(res.verified);
+	if (!strstr(err.msg, "does not match its manifest") || !strstr(err.msg, "fake-remote"))
+		fail_msg("unexpected message: %s", err.msg);
+	/* and a restore from it on that host is refused */
+	assert_int_equal(backup_restore(t, res.archive, NULL, &err), CW_EVERIFY);
+	free(m);
+	free(m2);
+	backup_result_done(&res);
+	transport_free(t);
+}
+
 /* Nothing of what was asked exists yet (a first run): the backup records that, and a restore
  * removes what was made since. */
 static void test_all_absent(void **state)
@@ -889,6 +923,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_input, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_remote_create_verify_restore, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_remote_manifest_tamper, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_remote_swapped_archive, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_all_absent, fx_setup, fx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
