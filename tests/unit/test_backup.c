@@ -49,16 +49,6 @@ static void mkdir_rel(const struct fx *f, const char *rel, mode_t mode, uid_t ui
 	free(p);
 }
 
-static char *slurp(const char *path)
-{
-	char *data = NULL;
-	size_t len;
-	struct cw_error err;
-	if (file_read(path, 1 << 24, &data, &len, &err) != CW_OK)
-		return NULL;
-	return data;
-}
-
 static int fx_setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof *f);
@@ -162,7 +152,7 @@ static void assert_stat(const struct fx *f, const char *rel, mode_t type, mode_t
 static void assert_content(const struct fx *f, const char *rel, const char *want)
 {
 	char *p = P(f, rel);
-	char *got = slurp(p);
+	char *got = test_slurp(p);
 	if (!got)
 		fail_msg("%s is missing", p);
 	assert_string_equal(got, want);
@@ -218,7 +208,7 @@ static void test_create_and_verify(void **state)
 	assert_int_equal(sb.st_mode & 07777, 0600);
 	assert_no_leftovers(f->bdir);
 
-	char *m = slurp(res.manifest);
+	char *m = test_slurp(res.manifest);
 	char *line = xasprintf("absent %s\n", f->absent);
 	assert_non_null(strstr(m, line));
 	free(line);
@@ -360,7 +350,7 @@ static void manifest_follows_archive(const struct backup_result *res)
 	assert_int_equal(file_read(res->archive, 1 << 26, &data, &len, &err), CW_OK);
 	sha256_hex(data, len, sha);
 	free(data);
-	char *text = slurp(res->manifest);
+	char *text = test_slurp(res->manifest);
 	assert_non_null(text);
 	char *at = strstr(text, "archive-sha256 ");
 	assert_non_null(at);
@@ -409,7 +399,7 @@ static void test_damaged_header_refused(void **state)
 /* Replace the first occurrence of from by to in the file. */
 static void edit_file(const char *path, const char *from, const char *to)
 {
-	char *text = slurp(path);
+	char *text = test_slurp(path);
 	assert_non_null(text);
 	char *at = strstr(text, from);
 	if (!at)
@@ -425,7 +415,7 @@ static void test_tampered_manifest_fails(void **state)
 	struct fx *f = *state;
 	struct backup_result res;
 	create_ok(f, NULL, "b1", &res);
-	char *orig = slurp(res.manifest);
+	char *orig = test_slurp(res.manifest);
 	struct cw_error err;
 
 	/* a mode changed */
@@ -603,7 +593,7 @@ static void test_restore_to_other_root(void **state)
 	if (st != CW_OK)
 		fail_msg("backup_restore_to: %s", err.msg);
 	char *key = xasprintf("%s%s/private_keys/agent.pem", alt, f->ssl);
-	char *got = slurp(key);
+	char *got = test_slurp(key);
 	assert_non_null(got);
 	assert_string_equal(got, "-----BEGIN PRIVATE KEY-----\nsecret\n");
 	struct stat sb;
@@ -710,7 +700,7 @@ static void test_bad_input(void **state)
 	assert_int_equal(backup_create(NULL, f->bdir, "nested", nested, &res, &err), CW_OK);
 	free(nested[2]);
 	verify_ok(NULL, &res);
-	char *text = slurp(res.manifest);
+	char *text = test_slurp(res.manifest);
 	char *top = xasprintf("top %s\n", f->ssl);
 	assert_non_null(strstr(text, top));
 	assert_ptr_equal(strstr(text, "top "), strstr(text, top)); /* the only top line */
@@ -753,7 +743,7 @@ static void test_remote_create_verify_restore(void **state)
 	assert_int_equal(stat(res.manifest, &sb), 0);
 	assert_int_equal(sb.st_mode & 07777, 0600);
 	assert_no_leftovers(f->bdir);
-	char *m = slurp(res.manifest);
+	char *m = test_slurp(res.manifest);
 	char *line = xasprintf("absent %s\n", f->absent);
 	assert_non_null(strstr(m, line));
 	free(line);
@@ -764,7 +754,7 @@ static void test_remote_create_verify_restore(void **state)
 	/* the remote manifest is the same as a local one of the same tree */
 	struct backup_result loc;
 	create_ok(f, NULL, "local1", &loc);
-	char *ml = slurp(loc.manifest), *mr = slurp(res.manifest);
+	char *ml = test_slurp(loc.manifest), *mr = test_slurp(res.manifest);
 	*strstr(ml, "archive-sha256") = '\0';
 	*strstr(mr, "archive-sha256") = '\0';
 	/* entries may come in another order: compare sorted lines */
@@ -849,11 +839,11 @@ static void test_remote_swapped_archive(void **state)
 	struct backup_result res;
 	create_ok(f, t, "remote3", &res);
 	verify_ok(t, &res);
-	char *m = slurp(res.manifest);
+	char *m = test_slurp(res.manifest);
 	char *const again[] = { "sh", "-c", "gzip -dc -- \"$1\" | gzip -1 -n > \"$1.new\" && mv -- \"$1.new\" \"$1\"",
 				"sh", res.archive, NULL };
 	test_run_quiet(again);
-	char *m2 = slurp(res.manifest);
+	char *m2 = test_slurp(res.manifest);
 	assert_string_equal(m, m2); /* the manifest is untouched */
 	/* the swapped archive is no longer the recorded one: the local reader agrees */
 	struct cw_error err;
@@ -887,7 +877,7 @@ static void test_all_absent(void **state)
 			fail_msg("backup_create: %s", err.msg);
 		assert_int_equal(res.files, 0);
 		verify_ok(t, &res);
-		char *m = slurp(res.manifest);
+		char *m = test_slurp(res.manifest);
 		char *line = xasprintf("absent %s\n", f->absent);
 		assert_non_null(strstr(m, line));
 		assert_null(strstr(m, "top "));

@@ -105,19 +105,10 @@ static bool keygen_fp(const char *pub, char *fp, size_t size)
 	return ok;
 }
 
-static char *slurp(const char *path)
-{
-	char *data = NULL;
-	size_t len;
-	if (file_read(path, 1 << 20, &data, &len, NULL) != CW_OK)
-		return NULL;
-	return data;
-}
-
 /* The raw key blob of a .pub file. */
 static char *pub_blob(const char *pub, size_t *len)
 {
-	char *text = slurp(pub);
+	char *text = test_slurp(pub);
 	assert_non_null(text);
 	char **f = strv_split(text, ' ');
 	assert_true(strv_len(f) >= 2);
@@ -138,7 +129,7 @@ static char *pub_blob(const char *pub, size_t *len)
 /* "[127.0.0.1]:PORT ssh-ed25519 AAAA..." for a .pub file. */
 static char *kh_line(const char *name, const char *pub)
 {
-	char *text = slurp(pub);
+	char *text = test_slurp(pub);
 	assert_non_null(text);
 	char **f = strv_split(text, ' ');
 	char *line = xasprintf("%s %s %s\n", name, f[0], f[1]);
@@ -246,7 +237,7 @@ static int group_setup(void **state)
 	rename(rsa, g.client_rsa);
 	char *auth = path_join(g.dir, "authorized_keys");
 	char *client_pub = xasprintf("%s.pub", g.client);
-	char *a1 = slurp(client_pub), *a2 = slurp(rsa_pub);
+	char *a1 = test_slurp(client_pub), *a2 = test_slurp(rsa_pub);
 	char *authtext = xasprintf("%s%s", a1, a2);
 	test_write(auth, authtext);
 	chmod(auth, 0600);
@@ -399,7 +390,7 @@ static void sshd_log_tail(void)
 	if (!g.dir)
 		return;
 	char *log = path_join(g.dir, "sshd.log");
-	char *text = slurp(log);
+	char *text = test_slurp(log);
 	if (text) {
 		size_t len = strlen(text), n = 0, i = len;
 		while (i > 0 && n < 40)
@@ -880,7 +871,7 @@ static void test_hashed_known_hosts_accepted(void **state)
 	test_write(kh, line);
 	char *argv[] = { KEYGEN, "-H", "-f", kh, NULL };
 	assert_int_equal(run_local(argv, NULL), 0);
-	char *text = slurp(kh);
+	char *text = test_slurp(kh);
 	assert_null(strstr(text, "127.0.0.1")); /* really hashed */
 	assert_int_equal(connect_once(kh, g.client, 20, &e), CW_OK);
 	free(text);
@@ -911,7 +902,7 @@ static void test_identity_without_pub(void **state)
 	NEED_SSHD();
 	struct cw_error e;
 	char *nopub = path_join(g.dir, "client_nopub");
-	char *text = slurp(g.client);
+	char *text = test_slurp(g.client);
 	test_write(nopub, text);
 	chmod(nopub, 0600);
 	cw_status st = connect_once(g.kh, nopub, 20, &e);
@@ -960,7 +951,7 @@ static void test_default_identity(void **state)
 
 	/* ~/.ssh/id_ed25519 is used when no identity is set. */
 	char *key = path_join(ssh, "id_ed25519");
-	char *src = slurp(g.client);
+	char *src = test_slurp(g.client);
 	test_write(key, src);
 	chmod(key, 0600);
 	cw_status st = connect_once(g.kh, NULL, 20, &e);
@@ -969,7 +960,7 @@ static void test_default_identity(void **state)
 
 	/* and ~/.ssh/known_hosts when no known_hosts is set */
 	char *kh = path_join(ssh, "known_hosts");
-	char *text = slurp(g.kh);
+	char *text = test_slurp(g.kh);
 	test_write(kh, text);
 	assert_int_equal(connect_once(NULL, NULL, 20, &e), CW_OK);
 
@@ -1387,7 +1378,7 @@ static void test_sudo(void **state)
 		FAIL("%s", r.e.msg);
 	assert_int_equal(r.res.exit_code, 0);
 	assert_string_equal(r.out.buf, "it's|a b|");
-	char *got = slurp(args);
+	char *got = test_slurp(args);
 	assert_string_equal(got, "-n -- printf %s| it's a b\n");
 	free(got);
 	run_done(&r);
@@ -1404,7 +1395,7 @@ static void test_sudo(void **state)
 	assert_string_equal(r.res.signal_name, "TERM");
 	assert_true(process_gone_within(sleeper(5), 3000));
 	free(script5);
-	got = slurp(args);
+	got = test_slurp(args);
 	assert_non_null(strstr(got, "-n -- kill -s TERM -- -"));
 	free(got);
 	run_done(&r);
@@ -1714,8 +1705,8 @@ static void test_known_hosts_add(void **state)
 	test_write(kh, "# mine");
 	assert_int_equal(ssh_known_hosts_add(kh, "agent1.example.com", 22, key, len, &e), CW_OK);
 	assert_int_equal(ssh_known_hosts_add(kh, "agent2.example.com", 2222, key, len, &e), CW_OK);
-	char *text = slurp(kh);
-	char *pub = slurp(g.hostkey_pub);
+	char *text = test_slurp(kh);
+	char *pub = test_slurp(g.hostkey_pub);
 	char **f = strv_split(pub, ' ');
 	char *want = xasprintf("# mine\nagent1.example.com ssh-ed25519 %s\n"
 			       "[agent2.example.com]:2222 ssh-ed25519 %s\n",

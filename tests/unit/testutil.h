@@ -42,6 +42,28 @@ static inline void test_write(const char *path, const char *text)
 	fclose(f);
 }
 
+/* The whole file as a string (heap), or NULL when it cannot be read. */
+static inline char *test_slurp(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	char *data = NULL;
+	size_t len = 0, cap = 0, n;
+	do {
+		if (cap - len < 4096) {
+			cap = cap ? cap * 2 : 8192;
+			data = realloc(data, cap + 1);
+			assert_non_null(data);
+		}
+		n = fread(data + len, 1, cap - len, f);
+		len += n;
+	} while (n > 0);
+	fclose(f);
+	data[len] = '\0';
+	return data;
+}
+
 /* Run argv quietly; the test fails unless it exits 0. */
 static inline void test_run_quiet(char *const argv[])
 {
