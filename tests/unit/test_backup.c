@@ -729,8 +729,7 @@ static bool have_remote_tools(void)
 static void test_remote_create_verify_restore(void **state)
 {
 	struct fx *f = *state;
-	if (!have_remote_tools())
-		skip();
+	test_need(have_remote_tools(), "GNU tar, find and sha256sum");
 	struct transport *t = fake_remote();
 	struct backup_result res;
 	create_ok(f, t, "remote1", &res);
@@ -807,8 +806,7 @@ static void test_remote_create_verify_restore(void **state)
 static void test_remote_manifest_tamper(void **state)
 {
 	struct fx *f = *state;
-	if (!have_remote_tools())
-		skip();
+	test_need(have_remote_tools(), "GNU tar, find and sha256sum");
 	struct transport *t = fake_remote();
 	struct backup_result res;
 	create_ok(f, t, "remote2", &res);
@@ -833,8 +831,7 @@ static void test_remote_manifest_tamper(void **state)
 static void test_remote_swapped_archive(void **state)
 {
 	struct fx *f = *state;
-	if (!have_remote_tools())
-		skip();
+	test_need(have_remote_tools(), "GNU tar, find and sha256sum");
 	struct transport *t = fake_remote();
 	struct backup_result res;
 	create_ok(f, t, "remote3", &res);
