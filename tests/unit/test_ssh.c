@@ -573,6 +573,47 @@ static bool process_gone_within(const char *cmdline, int ms)
 	return false;
 }
 
+/* The state letter of a process (R, S, T, Z...), or 0 when there is no such process. */
+static char pid_state(long pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	const char *paren = strrchr(buf, ')'); /* the name may hold blanks and parentheses */
+	return paren && paren[1] == ' ' ? paren[2] : 0;
+}
+
+/* Wait until the process is in one of states ("" + 0: gone; "Z" counts as gone too). */
+static bool pid_reaches_within(long pid, const char *states, int ms)
+{
+	int64_t end = now_ms() + ms;
+	do {
+		char c = pid_state(pid);
+		if (c == 0 || c == 'Z' || c == 'X' ? strchr(states, 'X') != NULL : strchr(states, c) != NULL)
+			return true;
+		usleep(20000);
+	} while (now_ms() < end);
+	return false;
+}
+
+/* The sleeper of a command that printed "started" may not have been exec'd yet: wait for it
+ * (a condition, with a limit far above what a busy machine needs). */
+static bool process_appears_within(const char *cmdline, int ms)
+{
+	int64_t end = now_ms() + ms;
+	do {
+		if (find_process(cmdline) > 0)
+			return true;
+		usleep(20000);
+	} while (now_ms() < end);
+	return false;
+}
+
 /* "sleep N" with an N unique to this test process and to n: a process the tests can look for
  * without mistaking another run's for it. */
 static const char *sleeper(int n)
@@ -1112,7 +1153,7 @@ static void test_kill_soft_and_hard(void **state)
 	char *a1[] = { "sh", "-c", script1, NULL };
 	run_start(&r, a1);
 	wait_output(&r, "started\n", 20000);
-	assert_true(find_process(sleeper(1)) > 0);
+	assert_true(process_appears_within(sleeper(1), 20000));
 	int64_t t0 = now_ms();
 	t->ops->kill(t, r.p, false);
 	run_to_end(&r, 10000);
@@ -1121,7 +1162,7 @@ static void test_kill_soft_and_hard(void **state)
 	assert_int_equal(r.res.exit_code, -1);
 	assert_string_equal(r.res.signal_name, "TERM");
 	assert_null(strstr(r.out.buf, "never"));
-	assert_true(process_gone_within(sleeper(1), 3000));
+	assert_true(process_gone_within(sleeper(1), 20000));
 	free(script1);
 	run_done(&r);
 
@@ -1135,12 +1176,12 @@ static void test_kill_soft_and_hard(void **state)
 	struct run *one[] = { &r };
 	drive(one, 1, 1000, 50, NULL);
 	assert_false(r.done); /* TERM is ignored */
-	assert_true(find_process(sleeper(2)) > 0);
+	assert_true(process_appears_within(sleeper(2), 20000));
 	t->ops->kill(t, r.p, true);
 	run_to_end(&r, 10000);
 	assert_int_equal(r.res.exit_code, -1);
 	assert_string_equal(r.res.signal_name, "KILL");
-	assert_true(process_gone_within(sleeper(2), 3000));
+	assert_true(process_gone_within(sleeper(2), 20000));
 	free(script2);
 	run_done(&r);
 
@@ -1188,7 +1229,7 @@ static void test_runner_timeout(void **state)
 	assert_true(res.timed_out);
 	assert_int_equal(res.exit_code, -1);
 	assert_true(took < 5000);
-	assert_true(process_gone_within(sleeper(3), 3000));
+	assert_true(process_gone_within(sleeper(3), 20000));
 	free(script3);
 
 	/* And a normal run through the runner, output captured. */
@@ -1245,7 +1286,7 @@ static void test_idle_session_died(void **state)
 	run_done(&r);
 	/* sshd's process for this connection (a child of the test's sshd) */
 	assert_int_equal(kill((pid_t)sshd_child, SIGKILL), 0);
-	usleep(200000);
+	assert_true(pid_reaches_within(sshd_child, "X", 20000)); /* gone (or a zombie) */
 
 	char *a2[] = { "echo", "reconnected", NULL };
 	run_argv(&r, t, a2);
@@ -1272,7 +1313,7 @@ static void test_host_stops_answering(void **state)
 	long sshd_child = 0;
 	assert_int_equal(sscanf(r.out.buf, "ppid=%ld", &sshd_child), 1);
 	assert_true(sshd_child > 1);
-	usleep(1500000); /* now stopped */
+	assert_true(pid_reaches_within(sshd_child, "T", 20000)); /* now stopped */
 	int64_t t0 = now_ms();
 	t->ops->kill(t, r.p, false);
 	t->ops->kill(t, r.p, true);
@@ -1329,7 +1370,7 @@ static void test_login_script_output(void **state)
 	run_to_end(&r, 10000);
 	assert_string_equal(r.res.signal_name, "TERM");
 	assert_string_equal(r.out.buf, "rc-noise from .bashrc\nstarted\n");
-	assert_true(process_gone_within(sleeper(6), 3000));
+	assert_true(process_gone_within(sleeper(6), 20000));
 	free(script6);
 	run_done(&r);
 	unlink(noisy);
@@ -1379,7 +1420,7 @@ static void test_sudo(void **state)
 	t->ops->kill(t, r.p, false);
 	run_to_end(&r, 10000);
 	assert_string_equal(r.res.signal_name, "TERM");
-	assert_true(process_gone_within(sleeper(5), 3000));
+	assert_true(process_gone_within(sleeper(5), 20000));
 	free(script5);
 	got = test_slurp(args);
 	assert_non_null(strstr(got, "-n -- kill -s TERM -- -"));
