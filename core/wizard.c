@@ -167,6 +167,57 @@ cw_status wizard_set_agents(struct wizard *w, const char *comma_list, struct cw_
 	return CW_OK;
 }
 
+/* The step a name in skip or manual_done means: a step of the procedure (every agent's), or
+ * one step of the plan ("clean@web1.example.com"). NULL when it names none. */
+static const struct step_tmpl *named_step(const struct wizard *w, const char *name)
+{
+	for (size_t a = 0; a < w->proc->nphases; a++)
+		for (size_t i = 0; i < w->proc->phases[a].nsteps; i++)
+			if (strcmp(w->proc->phases[a].steps[i].id, name) == 0)
+				return &w->proc->phases[a].steps[i];
+	for (size_t i = 0; w->plan && i < w->plan->nsteps; i++)
+		if (strcmp(w->plan->steps[i].id, name) == 0)
+			return named_step(w, w->plan->steps[i].tmpl_id);
+	return NULL;
+}
+
+/* Every id in skip / manual_done names a step (manual_done: a manual one): a typo would
+ * otherwise skip nothing, or leave a step undone. */
+static cw_status check_step_ids(const struct wizard *w, const char *key, char *const *ids, const char *file,
+				int line, bool manual, struct cw_error *err)
+{
+	for (size_t k = 0; ids && ids[k]; k++) {
+		const struct step_tmpl *t = named_step(w, ids[k]);
+		if (t && (!manual || t->kind == STEP_MANUAL))
+			continue;
+		struct strbuf want;
+		strbuf_init(&want);
+		for (size_t a = 0; a < w->proc->nphases; a++)
+			for (size_t i = 0; i < w->proc->phases[a].nsteps; i++) {
+				const struct step_tmpl *s = &w->proc->phases[a].steps[i];
+				if (!manual || s->kind == STEP_MANUAL)
+					strbuf_addf(&want, "%s%s", want.len ? ", " : "", s->id);
+			}
+		cw_status st;
+		if (manual && !want.len)
+			st = cw_error_set_at(err, CW_ECONFIG, file, line,
+					     "manual_done names '%s', but procedure %s has no manual steps: "
+					     "expected no manual_done for it; remove the setting",
+					     ids[k], w->proc->name);
+		else
+			st = cw_error_set_at(
+			err, CW_ECONFIG, file, line,
+			"%s names '%s', which is %s of procedure %s: expected %s%s; correct the id "
+			"(`certwiz plan` lists every step's id)",
+			key, ids[k], t ? "not a manual step" : "no step", w->proc->name,
+			manual ? "a manual step: " : "a step id (or ID@HOST for one agent): ",
+			want.len ? want.buf : "(none)");
+		strbuf_done(&want);
+		return st;
+	}
+	return CW_OK;
+}
+
 cw_status wizard_build_plan(struct wizard *w, struct cw_error *err)
 {
 	if (!w->proc)
@@ -198,6 +249,11 @@ cw_status wizard_build_plan(struct wizard *w, struct cw_error *err)
 	w->plan = NULL;
 	cw_status st = plan_build(&in, &w->plan, err);
 	strv_free(agents);
+	if (st == CW_OK)
+		st = check_step_ids(w, "skip", w->site.skip, w->site.skip_file, w->site.skip_line, false, err);
+	if (st == CW_OK)
+		st = check_step_ids(w, "manual_done", w->site.manual_done, w->site.manual_done_file,
+				    w->site.manual_done_line, true, err);
 	return st;
 }
 

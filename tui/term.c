@@ -758,7 +758,8 @@ static int open_tty(char *err, size_t errsize)
 {
 	if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
 		set_err(err, errsize,
-			"not a terminal: the wizard needs a terminal on stdin and stdout (use --plan or batch mode otherwise)");
+			"not a terminal: the wizard needs a terminal on stdin and stdout; without one, "
+			"`certwiz plan` prints the checklist and `certwiz run --answers FILE` runs it");
 		return -1;
 	}
 	const char *term = getenv("TERM");

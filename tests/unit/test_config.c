@@ -99,6 +99,17 @@ static void test_site_errors_name_line_and_fix(void **state)
 	expect(site_error("backup_dir = \"relative/dir\";\n"), "not absolute");
 	expect(site_error("on_failure = \"panic\";\n"), "\"stop\" or \"rollback\"");
 	expect(site_error("dns_alt_names = 5;\n"), "must be a string or a list");
+	/* a profile's service list and groups have no place in a site file */
+	expect(site_error("services = { backend = \"sysv\"; list = (); };\n"),
+	       "site.cfg:1: services: 'list' belongs to a profile");
+	expect(site_error("\nservices = { backend = \"sysv\";\n groups = (); };\n"),
+	       "site.cfg:3: services: 'groups' belongs to a profile");
+	/* an error about a setting says where it is, and the message is whole */
+	expect(site_error("hosts = ( { name = \"a\"; }, { name = \"b\"; bogus = 1; } );\n"),
+	       "unknown setting 'bogus' in entry 2 of 'hosts': expected one of name,");
+	expect(site_error("services = { backend = \"systemctl\"; };\n"),
+	       "site.cfg:1: unknown service backend \"systemctl\": expected one of systemd");
+	expect(site_error("operator = ;\n"), "site.cfg:1: syntax error in this line or at the end of the one before: expected");
 	char *missing = xasprintf("%s/none.cfg", dir);
 	struct site s;
 	site_init(&s);
