@@ -4,6 +4,7 @@
 #include "fuzz.h"
 
 #include "config.h"
+#include "util.h"
 
 static void setup(void)
 {
@@ -44,11 +45,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 		}
 		site_done(&s);
-		char **agents = NULL;
-		if (agents_file_read(path, &agents, &err) == CW_OK)
-			for (size_t i = 0; agents && agents[i]; i++)
-				free(agents[i]);
-		free(agents);
+		char **agents = NULL; /* the caller frees what was read, on an error too */
+		agents_file_read(path, &agents, &err);
+		strv_free(agents);
 		break;
 	}
 	case 2: {
