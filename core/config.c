@@ -328,6 +328,7 @@ void site_init(struct site *s)
 	s->parallel = 10;
 	s->command_timeout = 900;
 	vars_init(&s->vars);
+	vars_init(&s->vars_where);
 }
 
 void host_cfg_done(struct host_cfg *h)
@@ -376,6 +377,7 @@ void site_done(struct site *s)
 	free(s->console_host);
 	backend_done(&s->backend);
 	vars_done(&s->vars);
+	vars_done(&s->vars_where);
 	strv_free(s->skip);
 	free(s->skip_reason);
 	strv_free(s->manual_done);
@@ -564,6 +566,12 @@ cw_status site_load(struct site *s, const char *path, struct cw_error *err)
 		goto out;
 	if (g && (st = load_vars(&l, g, &s->vars)))
 		goto out;
+	for (int i = 0; g && i < config_setting_length(g); i++) {
+		const config_setting_t *m = config_setting_get_elem(g, (unsigned)i);
+		char *where = xasprintf("%s:%d", path, line_of(m));
+		vars_set(&s->vars_where, config_setting_name(m), where);
+		free(where);
+	}
 	/* Validate names now, so an answers file with a bad name fails before anything runs. */
 	struct cw_error e;
 	if (s->certname && validate_certname(s->certname, &e) != CW_OK) {

@@ -103,6 +103,8 @@ printf 'procedure = "agent";\nagents = ["web1.example.com"];\nmanual_done = ["ag
 expect 3 "manual.cfg:3: manual_done names 'agent-run', but procedure agent has no manual steps" -- plan --answers "$tmp/manual.cfg" $base
 printf 'services = { backend = "sysv"; groups = (); };\n' >"$tmp/groups.cfg"
 expect 3 "groups.cfg:1: services: 'groups' belongs to a profile" -- plan -p agent -a web1.example.com --config "$tmp/groups.cfg" $base
+printf 'vars = {\n  ssldir = "/srv/puppet/ssl";\n  bogus = "x";\n};\n' >"$tmp/vars.cfg"
+expect 3 "vars.cfg:3: vars: 'bogus' is a variable that no procedure and not profile oss-debian uses: expected one of" -- plan -p agent -a web1.example.com --config "$tmp/vars.cfg" $base
 printf 'services = { backend = "systemctl"; };\n' >"$tmp/backend.cfg"
 expect 3 "backend.cfg:1: unknown service backend \"systemctl\": expected one of systemd" -- plan -p agent -a web1.example.com --config "$tmp/backend.cfg" $base
 expect 3 "procedure pe-monolithic is for Puppet Enterprise and needs a PE profile, but profile oss-debian is open-source Puppet" -- plan -p pe-monolithic $base

@@ -225,7 +225,6 @@ hosts = (
 $services
 vars = {
   tools = "$tmp/bin";
-  castate = "$tmp/castate";
   newca = "$tmp/newca";
   confdir = "$tmp/root/etc/puppet";
   ssldir = "$tmp/root/var/lib/puppet/ssl";
@@ -379,13 +378,15 @@ fi
 # 4. batch mode, one CA-side command for many agents (exec_run_batch): the stand-in CA cannot
 # revoke bad3, so the shared call fails; web1 and web2 are verified done, bad3 gets a call of
 # its own and fails alone.
-printf 'procedure = "batch-test";\noperator = "alice";\nconfirm_destructive = true;\nagents = ["web1.example.com", "web2.example.com", "bad3.example.com"];\n' >"$tmp/batch.cfg"
+printf 'procedure = "batch-test";\noperator = "alice";\nconfirm_destructive = true;\nagents = ["web1.example.com", "web2.example.com", "bad3.example.com"];\nvars = { castate = "%s/castate"; };\n' "$tmp" >"$tmp/batch.cfg"
 wrap=
 [ "$as_root" = "unshare -r" ] && wrap="unshare -r"
-# its own datadir: the wizard walks above must not see this procedure
+# its own datadir: the wizard walks above must not see this procedure (screen-test is there too:
+# it uses the variables of run.cfg that batch-test does not, as one site file serves every
+# procedure)
 mkdir -p "$tmp/bdata/config/profiles" "$tmp/bdata/config/procedures"
 cp "$sdir/data/config/profiles/screen-test.cfg" "$tmp/bdata/config/profiles/"
-cp "$sdir/batch/batch-test.cfg" "$tmp/bdata/config/procedures/"
+cp "$sdir/batch/batch-test.cfg" "$sdir/data/config/procedures/screen-test.cfg" "$tmp/bdata/config/procedures/"
 (cd "$tmp" && unset CERTWIZ_DATADIR && $wrap "$cw" run --answers "$tmp/batch.cfg" --datadir "$tmp/bdata" \
 	--profile screen-test --certname puppet.example.com --config "$tmp/run.cfg" --journal-dir "$tmp/b-journal" \
 	--backup-dir "$tmp/b-backups") >"$tmp/batch.out" 2>&1
