@@ -262,15 +262,26 @@ static char *norm_path(const char *p)
 	return strbuf_detach(&sb);
 }
 
-/* A member name as stored in a tar ("etc/x/", "./etc/x") to an absolute path, or NULL. */
+/* A member name as stored in a tar ("etc/x/", "./etc/x") to an absolute path, or NULL (also
+ * for an entry without a name). */
 static char *member_path(const char *name)
 {
+	if (!name || !*name)
+		return NULL;
 	while (name[0] == '.' && name[1] == '/')
 		name += 2;
 	char *tmp = xasprintf("/%s", name);
 	char *p = norm_path(tmp);
 	free(tmp);
 	return p;
+}
+
+/* A header was read: ARCHIVE_OK or ARCHIVE_WARN. ARCHIVE_RETRY (a damaged header, which
+ * leaves the entry without a name) is greater than ARCHIVE_WARN, so `r < ARCHIVE_WARN` is not
+ * the test. */
+static bool header_read(int r)
+{
+	return r == ARCHIVE_OK || r == ARCHIVE_WARN;
 }
 
 static bool valid_name(const char *name)
@@ -826,7 +837,7 @@ static cw_status archive_top(struct archive *w, const char *top, const char *dir
 			archive_entry_free(ent);
 			break;
 		}
-		if (r < ARCHIVE_WARN) {
+		if (!header_read(r)) {
 			st = cw_error_set(err, CW_EIO, "cannot read %s: %s", top, archive_error_string(disk));
 			archive_entry_free(ent);
 			break;
@@ -835,8 +846,9 @@ static cw_status archive_top(struct archive *w, const char *top, const char *dir
 			archive_read_disk_descend(disk);
 		char *path = norm_path(archive_entry_pathname(ent));
 		if (!path || !path_under(path, top)) {
+			const char *name = archive_entry_pathname(ent);
 			st = cw_error_set(err, CW_EIO, "unexpected path %s while reading %s",
-					  archive_entry_pathname(ent), top);
+					  name ? name : "(none)", top);
 			free(path);
 			archive_entry_free(ent);
 			break;
@@ -1068,7 +1080,7 @@ static cw_status local_read_archive(const char *archive, struct mlist *out, stru
 		int r = archive_read_next_header(a, &ent);
 		if (r == ARCHIVE_EOF)
 			break;
-		if (r < ARCHIVE_WARN) {
+		if (!header_read(r)) {
 			st = cw_error_set(err, CW_EVERIFY, "cannot read the archive %s%s%s: %s", archive,
 					  last ? " after " : "", last ? last : "",
 					  archive_error_string(a));
@@ -1077,8 +1089,11 @@ static cw_status local_read_archive(const char *archive, struct mlist *out, stru
 		struct ment e = { 0 };
 		e.path = member_path(archive_entry_pathname(ent));
 		if (!e.path) {
-			st = cw_error_set(err, CW_EVERIFY, "the archive %s holds a bad member name %s",
-					  archive, archive_entry_pathname(ent));
+			const char *name = archive_entry_pathname(ent);
+			st = cw_error_set(err, CW_EVERIFY,
+					  "the archive %s holds a bad member name \"%s\" (expected a path "
+					  "below /)",
+					  archive, name ? name : "");
 			break;
 		}
 		if (archive_entry_hardlink(ent)) {
@@ -1719,7 +1734,7 @@ static cw_status local_extract(const char *archive, char *const *tops, const cha
 		int r = archive_read_next_header(a, &ent);
 		if (r == ARCHIVE_EOF)
 			break;
-		if (r < ARCHIVE_WARN) {
+		if (!header_read(r)) {
 			st = cw_error_set(err, CW_EIO, "cannot read the archive %s: %s", archive,
 					  archive_error_string(a));
 			break;

@@ -58,6 +58,22 @@ static const char *setting_label(const config_setting_t *s)
 	return n ? n : "item";
 }
 
+/* Where a group is, in words: "'ssh'", "an entry of 'hosts'", "the top level". */
+static void group_where(const config_setting_t *grp, char *buf, size_t size)
+{
+	const char *n = config_setting_name(grp);
+	const config_setting_t *parent = config_setting_parent(grp);
+	const char *pn = parent ? config_setting_name(parent) : NULL;
+	if (n)
+		snprintf(buf, size, "'%s'", n);
+	else if (pn)
+		snprintf(buf, size, "entry %d of '%s'", config_setting_index(grp) + 1, pn);
+	else if (parent)
+		snprintf(buf, size, "an entry of a list");
+	else
+		snprintf(buf, size, "the top level of the file");
+}
+
 /* Only the listed keys may appear in a group: a typo is an error, not silently ignored. */
 static cw_status check_keys(struct ld *l, const config_setting_t *grp, const char *const *allowed)
 {
@@ -74,8 +90,12 @@ static cw_status check_keys(struct ld *l, const config_setting_t *grp, const cha
 			strbuf_init(&sb);
 			for (size_t k = 0; allowed[k]; k++)
 				strbuf_addf(&sb, "%s%s", k ? ", " : "", allowed[k]);
-			cw_status st = bad(l, m, "unknown setting '%s' in '%s': expected one of %s, found '%s'",
-					   name, setting_label(grp), sb.buf, name);
+			char where[160];
+			group_where(grp, where, sizeof where);
+			cw_status st = bad(l, m, "unknown setting '%s' in %s: expected one of %s, found '%s' "
+					   "(a misspelt setting would be ignored, so it is an error: correct or "
+					   "remove it)",
+					   name, where, sb.buf, name);
 			strbuf_done(&sb);
 			return st;
 		}
@@ -209,10 +229,15 @@ static cw_status read_cfg(config_t *cfg, const char *path, struct cw_error *err)
 		return cw_error_set(err, CW_ENOTFOUND, "cannot read %s: %s", path, strerror(errno));
 	config_init(cfg);
 	if (config_read_file(cfg, path) != CONFIG_TRUE) {
+		/* libconfig's own text is mostly just "syntax error": say what is expected. */
+		const char *what = config_error_text(cfg);
+		bool plain = !what || strcmp(what, "syntax error") == 0;
 		cw_status st = cw_error_set_at(err, CW_ECONFIG, path, config_error_line(cfg),
-					       "syntax error: %s (libconfig syntax: name = value; "
-					       "strings in double quotes, groups in { }, lists in ( ))",
-					       config_error_text(cfg));
+					       "syntax error%s%s%s in this line or at the end of the one "
+					       "before: expected settings written as name = value; (strings in "
+					       "double quotes, groups in { }, lists in ( ), arrays in [ ], each "
+					       "setting ended by ';')",
+					       plain ? "" : " (", plain ? "" : what, plain ? "" : ")");
 		config_destroy(cfg);
 		return st;
 	}
@@ -253,14 +278,27 @@ static cw_status load_vars(struct ld *l, const config_setting_t *grp, struct var
 	return CW_OK;
 }
 
-static cw_status load_backend(struct ld *l, const config_setting_t *grp, struct service_backend *b)
+/* in_profile: a profile's services also hold the list of services and their groups; a site's
+ * only say how to control them. */
+static cw_status load_backend(struct ld *l, const config_setting_t *grp, bool in_profile,
+			      struct service_backend *b)
 {
 	static const char *const keys[] = {"backend", "start", "stop", "status", "list", "groups", NULL};
+	static const char *const site_keys[] = {"backend", "start", "stop", "status", NULL};
 	char *kind = NULL;
 	cw_status st = get_str(l, grp, "backend", true, &kind);
 	if (st)
 		return st;
-	if ((st = check_keys(l, grp, keys))) {
+	for (const char *const *k = keys + 4; !in_profile && *k; k++) {
+		const config_setting_t *m = config_setting_get_member(grp, *k);
+		if (m) {
+			free(kind);
+			return bad(l, m, "services: '%s' belongs to a profile (config/profiles/NAME.cfg), "
+				   "not to this file: here services only says how to control them (backend, "
+				   "start, stop, status); remove '%s' or write a profile of your own", *k, *k);
+		}
+	}
+	if ((st = check_keys(l, grp, in_profile ? keys : site_keys))) {
 		free(kind);
 		return st;
 	}
@@ -290,6 +328,7 @@ void site_init(struct site *s)
 	s->parallel = 10;
 	s->command_timeout = 900;
 	vars_init(&s->vars);
+	vars_init(&s->vars_where);
 }
 
 void host_cfg_done(struct host_cfg *h)
@@ -300,6 +339,7 @@ void host_cfg_done(struct host_cfg *h)
 	free(h->identity);
 	free(h->os);
 	free(h->tmpdir);
+	free(h->known_hosts);
 	strv_free(h->dns_alt_names);
 }
 
@@ -338,9 +378,12 @@ void site_done(struct site *s)
 	free(s->console_host);
 	backend_done(&s->backend);
 	vars_done(&s->vars);
+	vars_done(&s->vars_where);
 	strv_free(s->skip);
 	free(s->skip_reason);
 	strv_free(s->manual_done);
+	free(s->skip_file);
+	free(s->manual_done_file);
 	memset(s, 0, sizeof *s);
 }
 
@@ -469,6 +512,18 @@ cw_status site_load(struct site *s, const char *path, struct cw_error *err)
 	    (st = get_str(&l, root, "skip_reason", false, &s->skip_reason)) ||
 	    (st = get_strv(&l, root, "manual_done", true, &s->manual_done, NULL)))
 		goto out;
+	/* Remember where the step ids were given: a typo there is an error once the procedure is
+	 * known (wizard_build_plan). */
+	if ((g = config_setting_get_member(root, "skip"))) {
+		free(s->skip_file);
+		s->skip_file = xstrdup(path);
+		s->skip_line = line_of(g);
+	}
+	if ((g = config_setting_get_member(root, "manual_done"))) {
+		free(s->manual_done_file);
+		s->manual_done_file = xstrdup(path);
+		s->manual_done_line = line_of(g);
+	}
 	if (s->on_failure && strcmp(s->on_failure, "stop") != 0 && strcmp(s->on_failure, "rollback") != 0) {
 		st = bad(&l, config_setting_get_member(root, "on_failure"),
 			 "on_failure must be \"stop\" or \"rollback\", found \"%s\"", s->on_failure);
@@ -504,7 +559,7 @@ cw_status site_load(struct site *s, const char *path, struct cw_error *err)
 	if (g) {
 		backend_done(&s->backend);
 		memset(&s->backend, 0, sizeof s->backend);
-		if ((st = load_backend(&l, g, &s->backend)))
+		if ((st = load_backend(&l, g, false, &s->backend)))
 			goto out;
 		s->has_backend = true;
 	}
@@ -512,6 +567,12 @@ cw_status site_load(struct site *s, const char *path, struct cw_error *err)
 		goto out;
 	if (g && (st = load_vars(&l, g, &s->vars)))
 		goto out;
+	for (int i = 0; g && i < config_setting_length(g); i++) {
+		const config_setting_t *m = config_setting_get_elem(g, (unsigned)i);
+		char *where = xasprintf("%s:%d", path, line_of(m));
+		vars_set(&s->vars_where, config_setting_name(m), where);
+		free(where);
+	}
 	/* Validate names now, so an answers file with a bad name fails before anything runs. */
 	struct cw_error e;
 	if (s->certname && validate_certname(s->certname, &e) != CW_OK) {
@@ -638,7 +699,7 @@ static cw_status load_services(struct ld *l, config_setting_t *svc, struct profi
 	static const char *const gkeys[] = {"name", "stop", "start", NULL};
 	config_setting_t *list;
 	cw_status st;
-	if ((st = load_backend(l, svc, &p->backend)) || (st = get_list(l, svc, "list", true, &list)))
+	if ((st = load_backend(l, svc, true, &p->backend)) || (st = get_list(l, svc, "list", true, &list)))
 		return st;
 	for (int i = 0; i < config_setting_length(list); i++) {
 		config_setting_t *e = config_setting_get_elem(list, (unsigned)i);
@@ -1142,8 +1203,9 @@ static cw_status include_phase(struct ld *l, config_setting_t *e, const char *re
 	if (!st)
 		st = load_phases(&l2, phases, &tmp, dir, depth + 1);
 	bool found = false;
-	for (size_t i = 0; !st && i < tmp.nphases; i++) {
-		if (!found && strcmp(tmp.phases[i].id, slash + 1) == 0) {
+	/* On an error, every phase loaded so far is freed (none is taken). */
+	for (size_t i = 0; i < tmp.nphases; i++) {
+		if (!st && !found && tmp.phases[i].id && strcmp(tmp.phases[i].id, slash + 1) == 0) {
 			p->phases = xrealloc(p->phases, (p->nphases + 1) * sizeof *p->phases);
 			p->phases[p->nphases++] = tmp.phases[i];
 			found = true;

@@ -183,6 +183,10 @@ struct site {
 	char **skip;                              /* step ids to skip (with reason skip_reason) */
 	char *skip_reason;
 	char **manual_done;                       /* manual step ids the operator has done */
+	/* where skip and manual_done were set (file, line), for errors about the ids they name */
+	char *skip_file, *manual_done_file;
+	int skip_line, manual_done_line;
+	struct vars vars_where;                   /* each name of vars -> "FILE:LINE" where it was set */
 };
 
 void site_init(struct site *s);

@@ -34,10 +34,17 @@ int cw_status_exit_code(cw_status s)
 static void set_v(struct cw_error *err, cw_status code, const char *file, int line, const char *fmt,
 		  va_list ap)
 {
-	err->code = code;
-	vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+	/* Format into a copy first: an argument may be err->msg or err->file itself (a message
+	 * wrapped in more context), and vsnprintf must not write over what it reads. */
+	char msg[sizeof err->msg];
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	char fbuf[sizeof err->file];
 	if (file)
-		snprintf(err->file, sizeof err->file, "%s", file);
+		snprintf(fbuf, sizeof fbuf, "%s", file);
+	err->code = code;
+	memcpy(err->msg, msg, sizeof msg);
+	if (file)
+		memcpy(err->file, fbuf, sizeof fbuf);
 	else
 		err->file[0] = '\0';
 	err->line = line;

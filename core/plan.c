@@ -497,9 +497,22 @@ static cw_status add_step(struct plan *p, const struct plan_input *in, const str
 	case STEP_SERVICE: {
 		const struct service_group *g = profile_group(in->profile, t->service_group);
 		if (!g) {
-			st = cw_error_set(err, CW_ECONFIG,
-					  "step %s uses service group '%s', which profile %s does not define", t->id,
-					  t->service_group, in->profile->name);
+			/* The usual cause: a PE procedure with an open-source profile. Say that. */
+			bool pe_proc = strncmp(in->proc->name, "pe-", 3) == 0;
+			bool pe_prof = in->profile->flavour && strcmp(in->profile->flavour, "pe") == 0;
+			if (pe_proc && !pe_prof)
+				st = cw_error_set(err, CW_ECONFIG,
+						  "procedure %s is for Puppet Enterprise and needs a PE profile, but "
+						  "profile %s is open-source Puppet (its services have no group '%s'): "
+						  "choose --profile pe-2019, pe-2018 or pe-3.7 (`certwiz list` shows "
+						  "them), or --procedure oss-ca for open-source Puppet",
+						  in->proc->name, in->profile->name, t->service_group);
+			else
+				st = cw_error_set(err, CW_ECONFIG,
+						  "step %s uses service group '%s', which profile %s does not "
+						  "define: choose a profile that has it (`certwiz list`), or add the "
+						  "group to the profile's services",
+						  t->id, t->service_group, in->profile->name);
 			break;
 		}
 		s->service_action = xstrdup(t->service_action);

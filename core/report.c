@@ -14,6 +14,7 @@ struct rstep {
 	bool started, finished;
 	int exit_code;
 	const char *verify_outcome, *verify_detail;
+	const char *fail_reason;   /* why the step failed (the step-finish note), NULL when it did not */
 	const char *sign_who, *sign_note;
 	long sign_time;
 	const char *status;
@@ -227,6 +228,7 @@ static cw_status model_build(const struct journal_log *log, struct model *m, str
 				s->started = true;
 				s->finished = false;
 				s->verify_outcome = s->verify_detail = NULL;
+				s->fail_reason = NULL;
 				s->sign_who = s->sign_note = NULL;
 				s->sign_time = 0;
 				if (e->title)
@@ -237,7 +239,9 @@ static cw_status model_build(const struct journal_log *log, struct model *m, str
 			} else if (e->event == JE_STEP_FINISH) {
 				s->finished = true;
 				s->exit_code = e->exit_code;
-				s->status = e->exit_code == 0 ? "not signed off" : "failed";
+				bool failed = e->exit_code != 0 || (e->outcome && strcmp(e->outcome, "fail") == 0);
+				s->fail_reason = failed && e->note && *e->note ? e->note : NULL;
+				s->status = failed ? "failed" : "not signed off";
 			} else if (e->event == JE_STEP_VERIFY) {
 				s->verify_outcome = e->outcome;
 				s->verify_detail = e->note;
@@ -403,9 +407,13 @@ static void markdown(const struct model *m, struct strbuf *out)
 			else
 				buf[0] = '\0';
 			md_cell(out, buf);
+			/* A failed step says why: its reason, then what the checks saw. */
 			char *ver = NULL;
-			if (s->verify_outcome && s->verify_detail)
-				ver = xasprintf("%s: %s", s->verify_outcome, s->verify_detail);
+			const char *detail = s->verify_detail && *s->verify_detail ? s->verify_detail : NULL;
+			if (s->verify_outcome && s->fail_reason && detail)
+				ver = xasprintf("%s: %s\n%s", s->verify_outcome, s->fail_reason, detail);
+			else if (s->verify_outcome && (s->fail_reason || detail))
+				ver = xasprintf("%s: %s", s->verify_outcome, s->fail_reason ? s->fail_reason : detail);
 			md_cell(out, ver ? ver : s->verify_outcome);
 			free(ver);
 			md_cell(out, s->status);
@@ -520,6 +528,7 @@ static json_object *json_model(const struct model *m)
 		json_object_object_add(js, "exit_code",
 				       s->finished ? json_object_new_int(s->exit_code) : NULL);
 		json_object_object_add(js, "status", jstr(s->status));
+		json_object_object_add(js, "reason", jstr(s->fail_reason));
 		json_object *v = NULL;
 		if (s->verify_outcome || s->verify_detail) {
 			v = json_object_new_object();

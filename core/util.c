@@ -442,7 +442,10 @@ const char *time_iso8601(long t, char out[32])
 {
 	time_t tt = (time_t)t;
 	struct tm tm;
-	gmtime_r(&tt, &tm);
-	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	/* A time from a damaged journal may lie outside what struct tm holds (gmtime_r fails) or
+	 * print longer than out (strftime returns 0): say so rather than print garbage. */
+	if (!gmtime_r(&tt, &tm) || tm.tm_year < -1900 || tm.tm_year > 9999 - 1900 ||
+	    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(out, 32, "(time out of range)");
 	return out;
 }

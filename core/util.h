@@ -69,7 +69,8 @@ bool path_next(const char **s, const char **name, size_t *n);
 /* Hex SHA-256 of a buffer into out (65 bytes). */
 void sha256_hex(const void *data, size_t len, char out[65]);
 
-/* Current time as ISO 8601 UTC ("2026-11-23T09:10:11Z") into out (32 bytes). */
+/* Time t as ISO 8601 UTC ("2026-11-23T09:10:11Z") into out (32 bytes, always NUL-terminated);
+ * a time outside the years 0-9999 gives "(time out of range)". */
 const char *time_iso8601(long t, char out[32]);
 
 #endif

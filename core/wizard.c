@@ -168,6 +168,178 @@ cw_status wizard_set_agents(struct wizard *w, const char *comma_list, struct cw_
 	return CW_OK;
 }
 
+/* The step a name in skip or manual_done means: a step of the procedure (every agent's), or
+ * one step of the plan ("clean@web1.example.com"). NULL when it names none. */
+static const struct step_tmpl *named_step(const struct wizard *w, const char *name)
+{
+	for (size_t a = 0; a < w->proc->nphases; a++)
+		for (size_t i = 0; i < w->proc->phases[a].nsteps; i++)
+			if (strcmp(w->proc->phases[a].steps[i].id, name) == 0)
+				return &w->proc->phases[a].steps[i];
+	for (size_t i = 0; w->plan && i < w->plan->nsteps; i++)
+		if (strcmp(w->plan->steps[i].id, name) == 0)
+			return named_step(w, w->plan->steps[i].tmpl_id);
+	return NULL;
+}
+
+/* Every id in skip / manual_done names a step (manual_done: a manual one): a typo would
+ * otherwise skip nothing, or leave a step undone. */
+static cw_status check_step_ids(const struct wizard *w, const char *key, char *const *ids, const char *file,
+				int line, bool manual, struct cw_error *err)
+{
+	for (size_t k = 0; ids && ids[k]; k++) {
+		const struct step_tmpl *t = named_step(w, ids[k]);
+		if (t && (!manual || t->kind == STEP_MANUAL))
+			continue;
+		struct strbuf want;
+		strbuf_init(&want);
+		for (size_t a = 0; a < w->proc->nphases; a++)
+			for (size_t i = 0; i < w->proc->phases[a].nsteps; i++) {
+				const struct step_tmpl *s = &w->proc->phases[a].steps[i];
+				if (!manual || s->kind == STEP_MANUAL)
+					strbuf_addf(&want, "%s%s", want.len ? ", " : "", s->id);
+			}
+		cw_status st;
+		if (manual && !want.len)
+			st = cw_error_set_at(err, CW_ECONFIG, file, line,
+					     "manual_done names '%s', but procedure %s has no manual steps: "
+					     "expected no manual_done for it; remove the setting",
+					     ids[k], w->proc->name);
+		else
+			st = cw_error_set_at(
+			err, CW_ECONFIG, file, line,
+			"%s names '%s', which is %s of procedure %s: expected %s%s; correct the id "
+			"(`certwiz plan` lists every step's id)",
+			key, ids[k], t ? "not a manual step" : "no step", w->proc->name,
+			manual ? "a manual step: " : "a step id (or ID@HOST for one agent): ",
+			want.len ? want.buf : "(none)");
+		strbuf_done(&want);
+		return st;
+	}
+	return CW_OK;
+}
+
+/* ---- every variable of the site names something ---- */
+
+static void refs_add(char ***names, const char *tmpl)
+{
+	char **r = vars_refs(tmpl);
+	for (size_t i = 0; r && r[i]; i++)
+		if (!strv_contains(*names, r[i]))
+			strv_push(names, r[i]);
+	strv_free(r);
+}
+
+static void argv_refs(char ***names, const struct argv_tmpl *a)
+{
+	for (size_t i = 0; i < a->n; i++)
+		for (size_t k = 0; a->items[i].words && a->items[i].words[k]; k++)
+			refs_add(names, a->items[i].words[k]);
+}
+
+/* "name", "!name", "name=value": the name. */
+static void when_refs(char ***names, char *const *when)
+{
+	for (size_t i = 0; when && when[i]; i++) {
+		const char *c = when[i] + (when[i][0] == '!');
+		char *name = xstrndup(c, strcspn(c, "="));
+		if (!strv_contains(*names, name))
+			strv_push(names, name);
+		free(name);
+	}
+}
+
+static void checks_refs(char ***names, const struct check_tmpl *c, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *strs[] = { c[i].path, c[i].ca, c[i].crl, c[i].cn, c[i].san, c[i].key, c[i].other,
+				       c[i].address, c[i].port };
+		for (size_t k = 0; k < sizeof strs / sizeof strs[0]; k++)
+			refs_add(names, strs[k]);
+		argv_refs(names, &c[i].argv);
+	}
+}
+
+static void procedure_names_used(char ***names, const struct procedure *p)
+{
+	for (size_t a = 0; a < p->nphases; a++)
+		for (size_t i = 0; i < p->phases[a].nsteps; i++) {
+			const struct step_tmpl *t = &p->phases[a].steps[i];
+			const char *strs[] = { t->title, t->explain, t->undo, t->manual, t->manual_windows };
+			for (size_t k = 0; k < sizeof strs / sizeof strs[0]; k++)
+				refs_add(names, strs[k]);
+			argv_refs(names, &t->run[0]);
+			argv_refs(names, &t->run[1]);
+			when_refs(names, t->when);
+			checks_refs(names, t->require, t->nrequire);
+			checks_refs(names, t->verify, t->nverify);
+		}
+	for (size_t i = 0; i < p->nbackups; i++) {
+		for (size_t k = 0; p->backups[i].paths && p->backups[i].paths[k]; k++)
+			refs_add(names, p->backups[i].paths[k]);
+		when_refs(names, p->backups[i].when);
+	}
+}
+
+/* Every name in use: ${NAME} in any template of any installed procedure (a site file serves
+ * them all), NAME in a condition, the profile's and this host's variables, and names the
+ * site's own variables refer to. Names of another host's facts ("agent.certname") are left
+ * out: a site does not set those. */
+static char **used_names(struct wizard *w)
+{
+	char **names = NULL;
+	procedure_names_used(&names, w->proc);
+	for (size_t i = 0; w->procedure_names && w->procedure_names[i]; i++) {
+		struct procedure *p = NULL;
+		if (strcmp(w->procedure_names[i], w->proc->name) != 0 &&
+		    wizard_procedure_info(w, w->procedure_names[i], &p, NULL) == CW_OK)
+			procedure_names_used(&names, p);
+		procedure_free(p);
+	}
+	const struct vars *vs[] = { &w->profile->vars, &w->facts.vars, &w->site.vars };
+	for (size_t k = 0; k < sizeof vs / sizeof vs[0]; k++)
+		for (size_t i = 0; i < vs[k]->n; i++) {
+			refs_add(&names, vs[k]->items[i].value);
+			if (k < 2 && !strv_contains(names, vs[k]->items[i].name))
+				strv_push(&names, vs[k]->items[i].name);
+		}
+	char **out = NULL;
+	for (size_t i = 0; names && names[i]; i++)
+		if (!strchr(names[i], '.'))
+			strv_push(&out, names[i]);
+	strv_free(names);
+	return out;
+}
+
+/* A variable of the site that nothing uses is most likely a misspelt one: an error. */
+static cw_status check_site_vars(struct wizard *w, struct cw_error *err)
+{
+	if (!w->site.vars.n)
+		return CW_OK;
+	char **names = used_names(w);
+	cw_status st = CW_OK;
+	for (size_t i = 0; i < w->site.vars.n && !st; i++) {
+		const char *name = w->site.vars.items[i].name;
+		if (strv_contains(names, name))
+			continue;
+		const char *where = vars_get(&w->site.vars_where, name);
+		char *file = xstrdup(where ? where : "");
+		char *colon = strrchr(file, ':');
+		int line = colon ? atoi(colon + 1) : 0;
+		if (colon)
+			*colon = '\0';
+		char *list = strv_join(names, ", ");
+		st = cw_error_set_at(err, CW_ECONFIG, file[0] ? file : NULL, line,
+				     "vars: '%s' is a variable that no procedure and not profile %s uses: "
+				     "expected one of %s; found '%s' (correct its spelling or remove it)",
+				     name, w->profile->name, list, name);
+		free(list);
+		free(file);
+	}
+	strv_free(names);
+	return st;
+}
+
 cw_status wizard_build_plan(struct wizard *w, struct cw_error *err)
 {
 	if (!w->proc)
@@ -199,6 +371,13 @@ cw_status wizard_build_plan(struct wizard *w, struct cw_error *err)
 	w->plan = NULL;
 	cw_status st = plan_build(&in, &w->plan, err);
 	strv_free(agents);
+	if (st == CW_OK)
+		st = check_site_vars(w, err);
+	if (st == CW_OK)
+		st = check_step_ids(w, "skip", w->site.skip, w->site.skip_file, w->site.skip_line, false, err);
+	if (st == CW_OK)
+		st = check_step_ids(w, "manual_done", w->site.manual_done, w->site.manual_done_file,
+				    w->site.manual_done_line, true, err);
 	return st;
 }
 

@@ -329,8 +329,26 @@ static int cmd_restore(struct wizard_opts *o, const char *archive, const char *h
 	struct transport *t = NULL;
 	char **running = NULL, *text = NULL;
 	char *manifest = backup_manifest_path(archive);
-	if (restore_transport(w, host, &t, &err) ||
-	    transport_read_file(t, manifest, 64 << 20, &text, NULL, &err))
+	bool have_archive = false, have_manifest = false;
+	if (restore_transport(w, host, &t, &err) || transport_path_exists(t, archive, &have_archive, &err) ||
+	    transport_path_exists(t, manifest, &have_manifest, &err))
+		goto fail;
+	/* Name what is missing: the archive given, or the manifest that must lie beside it. */
+	if (!have_archive) {
+		cw_error_set(&err, CW_ENOTFOUND,
+			     "no backup archive %s%s%s: give the path of a NAME.tar.gz that certwiz wrote "
+			     "(in the backup directory, default /var/lib/certwiz/backups)",
+			     archive, host ? " on " : "", host ? host : "");
+		goto fail;
+	}
+	if (!have_manifest) {
+		cw_error_set(&err, CW_ENOTFOUND,
+			     "the backup %s has no manifest %s beside it: certwiz restores only a backup it "
+			     "can verify; put the manifest back next to the archive",
+			     archive, manifest);
+		goto fail;
+	}
+	if (transport_read_file(t, manifest, 64 << 20, &text, NULL, &err))
 		goto fail;
 	printf("certwiz restore: %s%s%s\nThis puts back, byte for byte (contents, owners, modes), and replaces what is "
 	       "there now:\n", archive, host ? " on " : "", host ? host : "");

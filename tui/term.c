@@ -427,7 +427,9 @@ static int parse_command(char *cmd, const char *path, int lineno, char *err, siz
 		e->a = c;
 		e->b = r;
 	} else if (wl == 5 && !strncmp(p, "until", 5)) {
-		long ms = 10000;
+		/* A wait on a condition: it ends as soon as the text appears, so the default limit
+		 * only has to be far above what a busy machine needs. */
+		long ms = 60000;
 		if (!strncmp(arg, "-t", 2) && (arg[2] == ' ' || arg[2] == '\t')) {
 			char *end;
 			double s = strtod(arg + 3, &end);
@@ -758,7 +760,8 @@ static int open_tty(char *err, size_t errsize)
 {
 	if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
 		set_err(err, errsize,
-			"not a terminal: the wizard needs a terminal on stdin and stdout (use --plan or batch mode otherwise)");
+			"not a terminal: the wizard needs a terminal on stdin and stdout; without one, "
+			"`certwiz plan` prints the checklist and `certwiz run --answers FILE` runs it");
 		return -1;
 	}
 	const char *term = getenv("TERM");

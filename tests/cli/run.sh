@@ -173,7 +173,9 @@ expect 2 "--parallel takes a number of hosts from 1 to 256" -- run --parallel 0 
 expect 2 "--on-failure takes stop or rollback, not 'panic'" -- plan -p primary --on-failure panic $base
 expect 2 "resume needs the journal of the interrupted run" -- resume
 expect 2 "restore needs a backup archive" -- restore
-expect 4 "$tmp/none.manifest" -- restore "$tmp/none.tar.gz" --yes
+expect 4 "no backup archive $tmp/none.tar.gz: give the path" -- restore "$tmp/none.tar.gz" --yes
+: >"$tmp/lone.tar.gz"
+expect 4 "the backup $tmp/lone.tar.gz has no manifest $tmp/lone.manifest beside it" -- restore "$tmp/lone.tar.gz" --yes
 
 # Batch: answers files are checked before anything runs.
 expect 2 "run needs --answers FILE" -- run
@@ -185,6 +187,17 @@ printf 'procedure = "agent";\nagents = ["web1.example.com"];\nconfirm_destructiv
 expect 3 "typo.cfg:3: unknown setting 'confirm_destructiv'" -- run --answers "$tmp/typo.cfg" $base
 printf 'procedure = "agent";\nagents = ["web1.example.com", "$(reboot)"];\n' >"$tmp/inject.cfg"
 expect 3 "inject.cfg:2: agent certname '\$(reboot)' has the character '\$'" -- run --answers "$tmp/inject.cfg" $base
+printf 'procedure = "agent";\nagents = ["web1.example.com"];\nskip = ["agent-runn"];\n' >"$tmp/skip.cfg"
+expect 3 "skip.cfg:3: skip names 'agent-runn', which is no step of procedure agent: expected a step id" -- plan --answers "$tmp/skip.cfg" $base
+printf 'procedure = "agent";\nagents = ["web1.example.com"];\nmanual_done = ["agent-run"];\n' >"$tmp/manual.cfg"
+expect 3 "manual.cfg:3: manual_done names 'agent-run', but procedure agent has no manual steps" -- plan --answers "$tmp/manual.cfg" $base
+printf 'services = { backend = "sysv"; groups = (); };\n' >"$tmp/groups.cfg"
+expect 3 "groups.cfg:1: services: 'groups' belongs to a profile" -- plan -p agent -a web1.example.com --config "$tmp/groups.cfg" $base
+printf 'vars = {\n  ssldir = "/srv/puppet/ssl";\n  bogus = "x";\n};\n' >"$tmp/vars.cfg"
+expect 3 "vars.cfg:3: vars: 'bogus' is a variable that no procedure and not profile oss-debian uses: expected one of" -- plan -p agent -a web1.example.com --config "$tmp/vars.cfg" $base
+printf 'services = { backend = "systemctl"; };\n' >"$tmp/backend.cfg"
+expect 3 "backend.cfg:1: unknown service backend \"systemctl\": expected one of systemd" -- plan -p agent -a web1.example.com --config "$tmp/backend.cfg" $base
+expect 3 "procedure pe-monolithic is for Puppet Enterprise and needs a PE profile, but profile oss-debian is open-source Puppet" -- plan -p pe-monolithic $base
 printf 'procedure = "primary";\nvars = { ssldir = "/"; };\n' >"$tmp/root.cfg"
 expect 2 "ssldir: path '/' is too close to /" -- run --answers "$tmp/root.cfg" $base
 # Directories on the command line: relative ones are taken from the current directory and then

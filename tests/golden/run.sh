@@ -12,8 +12,9 @@
 #
 # Environment: CERTWIZ (the binary; default ./certwiz) and SRCDIR (the source tree;
 # default two directories above this script), as `make check` sets them.
-# CERTWIZ_GOLDEN_UPDATE=1 rewrites the expected files instead of comparing; read the
-# diff (git diff tests/golden/expected) against the seeds before committing it.
+# `run.sh --update` rewrites the expected files instead of comparing; read the diff
+# (git diff tests/golden/expected) against the seeds before committing it. Only that argument
+# updates: no environment variable does, so `make check` always compares.
 #
 # A procedure file that is still a placeholder (no `procedure = {`) is skipped and
 # listed. Exit status: 0 all compared plans match, 1 a difference or a failed plan,
@@ -28,7 +29,11 @@ SRCDIR=${SRCDIR:-$(cd "$here/../.." && pwd)}
 CERTWIZ=${CERTWIZ:-./certwiz}
 golden=$SRCDIR/tests/golden
 expected_dir=$golden/expected
-update=${CERTWIZ_GOLDEN_UPDATE:-0}
+update=0
+[ "${1:-}" = --update ] && update=1
+if [ -n "${CERTWIZ_GOLDEN_UPDATE:-}" ]; then
+	echo "golden: CERTWIZ_GOLDEN_UPDATE is ignored (comparing); to rewrite the expected plans run: tests/golden/run.sh --update" >&2
+fi
 
 if [ ! -x "$CERTWIZ" ]; then
 	echo "golden: CERTWIZ=$CERTWIZ is not an executable; build certwiz or set CERTWIZ" >&2
@@ -122,7 +127,7 @@ while read -r proc profile; do
 		continue
 	fi
 	if [ ! -f "$expected" ]; then
-		echo "FAIL $name: no tests/golden/expected/$name.txt; make it with CERTWIZ_GOLDEN_UPDATE=1 and read it against the seeds"
+		echo "FAIL $name: no tests/golden/expected/$name.txt; make it with tests/golden/run.sh --update and read it against the seeds"
 		fail=$((fail + 1))
 		failed="$failed $name"
 		continue

@@ -49,16 +49,6 @@ static void mkdir_rel(const struct fx *f, const char *rel, mode_t mode, uid_t ui
 	free(p);
 }
 
-static char *slurp(const char *path)
-{
-	char *data = NULL;
-	size_t len;
-	struct cw_error err;
-	if (file_read(path, 1 << 24, &data, &len, &err) != CW_OK)
-		return NULL;
-	return data;
-}
-
 static int fx_setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof *f);
@@ -162,7 +152,7 @@ static void assert_stat(const struct fx *f, const char *rel, mode_t type, mode_t
 static void assert_content(const struct fx *f, const char *rel, const char *want)
 {
 	char *p = P(f, rel);
-	char *got = slurp(p);
+	char *got = test_slurp(p);
 	if (!got)
 		fail_msg("%s is missing", p);
 	assert_string_equal(got, want);
@@ -218,7 +208,7 @@ static void test_create_and_verify(void **state)
 	assert_int_equal(sb.st_mode & 07777, 0600);
 	assert_no_leftovers(f->bdir);
 
-	char *m = slurp(res.manifest);
+	char *m = test_slurp(res.manifest);
 	char *line = xasprintf("absent %s\n", f->absent);
 	assert_non_null(strstr(m, line));
 	free(line);
@@ -351,10 +341,65 @@ static void test_tampered_archive_fails(void **state)
 	backup_result_done(&res);
 }
 
+/* Point the manifest's archive-sha256 at the archive as it is now (a forged pair). */
+static void manifest_follows_archive(const struct backup_result *res)
+{
+	char sha[65], *data = NULL;
+	size_t len = 0;
+	struct cw_error err;
+	assert_int_equal(file_read(res->archive, 1 << 26, &data, &len, &err), CW_OK);
+	sha256_hex(data, len, sha);
+	free(data);
+	char *text = test_slurp(res->manifest);
+	assert_non_null(text);
+	char *at = strstr(text, "archive-sha256 ");
+	assert_non_null(at);
+	char *out = xasprintf("%.*sarchive-sha256 %s\n", (int)(at - text), text, sha);
+	test_write(res->manifest, out);
+	free(out);
+	free(text);
+}
+
+/* Found by fuzzing: a damaged tar header makes libarchive return ARCHIVE_RETRY, which is
+ * greater than ARCHIVE_WARN, and the entry (without a name) went on to member_path: a NULL
+ * dereference. The archive is unpacked, the checksum of its second header spoiled, and the
+ * manifest made to match the damaged file, so only the header reader can catch it. */
+static void test_damaged_header_refused(void **state)
+{
+	struct fx *f = *state;
+	struct backup_result res;
+	create_ok(f, NULL, "b-damaged", &res);
+	char *plain = xasprintf("%s.tar", res.archive);
+	char *const gunzip[] = { "sh", "-c", "gzip -dc -- \"$1\" > \"$2\"", "sh", res.archive, plain,
+				 NULL };
+	test_run_quiet(gunzip);
+	/* the second header: after the first and its data, in 512-byte blocks */
+	FILE *fp = fopen(plain, "r+b");
+	assert_non_null(fp);
+	char h[512];
+	assert_int_equal(fread(h, 1, sizeof h, fp), sizeof h);
+	unsigned long size = strtoul(h + 124, NULL, 8);
+	long second = 512 + (long)((size + 511) / 512 * 512);
+	assert_int_equal(fseek(fp, second + 148, SEEK_SET), 0);
+	assert_int_equal(fwrite("0000001", 1, 7, fp), 7);
+	fclose(fp);
+	assert_int_equal(rename(plain, res.archive), 0);
+	manifest_follows_archive(&res);
+	struct cw_error err;
+	assert_int_equal(backup_verify(NULL, &res, &err), CW_EVERIFY);
+	assert_false(res.verified);
+	if (!strstr(err.msg, "cannot read the archive"))
+		fail_msg("unexpected message: %s", err.msg);
+	/* and a restore from it is refused */
+	assert_int_equal(backup_restore(NULL, res.archive, NULL, &err), CW_EVERIFY);
+	free(plain);
+	backup_result_done(&res);
+}
+
 /* Replace the first occurrence of from by to in the file. */
 static void edit_file(const char *path, const char *from, const char *to)
 {
-	char *text = slurp(path);
+	char *text = test_slurp(path);
 	assert_non_null(text);
 	char *at = strstr(text, from);
 	if (!at)
@@ -370,7 +415,7 @@ static void test_tampered_manifest_fails(void **state)
 	struct fx *f = *state;
 	struct backup_result res;
 	create_ok(f, NULL, "b1", &res);
-	char *orig = slurp(res.manifest);
+	char *orig = test_slurp(res.manifest);
 	struct cw_error err;
 
 	/* a mode changed */
@@ -548,7 +593,7 @@ static void test_restore_to_other_root(void **state)
 	if (st != CW_OK)
 		fail_msg("backup_restore_to: %s", err.msg);
 	char *key = xasprintf("%s%s/private_keys/agent.pem", alt, f->ssl);
-	char *got = slurp(key);
+	char *got = test_slurp(key);
 	assert_non_null(got);
 	assert_string_equal(got, "-----BEGIN PRIVATE KEY-----\nsecret\n");
 	struct stat sb;
@@ -655,7 +700,7 @@ static void test_bad_input(void **state)
 	assert_int_equal(backup_create(NULL, f->bdir, "nested", nested, &res, &err), CW_OK);
 	free(nested[2]);
 	verify_ok(NULL, &res);
-	char *text = slurp(res.manifest);
+	char *text = test_slurp(res.manifest);
 	char *top = xasprintf("top %s\n", f->ssl);
 	assert_non_null(strstr(text, top));
 	assert_ptr_equal(strstr(text, "top "), strstr(text, top)); /* the only top line */
@@ -684,8 +729,7 @@ static bool have_remote_tools(void)
 static void test_remote_create_verify_restore(void **state)
 {
 	struct fx *f = *state;
-	if (!have_remote_tools())
-		skip();
+	test_need(have_remote_tools(), "GNU tar, find and sha256sum");
 	struct transport *t = fake_remote();
 	struct backup_result res;
 	create_ok(f, t, "remote1", &res);
@@ -698,7 +742,7 @@ static void test_remote_create_verify_restore(void **state)
 	assert_int_equal(stat(res.manifest, &sb), 0);
 	assert_int_equal(sb.st_mode & 07777, 0600);
 	assert_no_leftovers(f->bdir);
-	char *m = slurp(res.manifest);
+	char *m = test_slurp(res.manifest);
 	char *line = xasprintf("absent %s\n", f->absent);
 	assert_non_null(strstr(m, line));
 	free(line);
@@ -709,7 +753,7 @@ static void test_remote_create_verify_restore(void **state)
 	/* the remote manifest is the same as a local one of the same tree */
 	struct backup_result loc;
 	create_ok(f, NULL, "local1", &loc);
-	char *ml = slurp(loc.manifest), *mr = slurp(res.manifest);
+	char *ml = test_slurp(loc.manifest), *mr = test_slurp(res.manifest);
 	*strstr(ml, "archive-sha256") = '\0';
 	*strstr(mr, "archive-sha256") = '\0';
 	/* entries may come in another order: compare sorted lines */
@@ -762,8 +806,7 @@ static void test_remote_create_verify_restore(void **state)
 static void test_remote_manifest_tamper(void **state)
 {
 	struct fx *f = *state;
-	if (!have_remote_tools())
-		skip();
+	test_need(have_remote_tools(), "GNU tar, find and sha256sum");
 	struct transport *t = fake_remote();
 	struct backup_result res;
 	create_ok(f, t, "remote2", &res);
@@ -778,6 +821,39 @@ static void test_remote_manifest_tamper(void **state)
 	assert_non_null(strstr(err.msg, "private_keys/agent.pem: owner uid 1234 in the archive, uid 0 "
 					"in the manifest"));
 	assert_no_leftovers(f->bdir);
+	backup_result_done(&res);
+	transport_free(t);
+}
+
+/* The archive of a backup on another host swapped for another with the same members (here:
+ * the same tar, compressed again) is refused: its SHA-256 is not the manifest's. Only the
+ * checksum comparison can see this; every member still matches. */
+static void test_remote_swapped_archive(void **state)
+{
+	struct fx *f = *state;
+	test_need(have_remote_tools(), "GNU tar, find and sha256sum");
+	struct transport *t = fake_remote();
+	struct backup_result res;
+	create_ok(f, t, "remote3", &res);
+	verify_ok(t, &res);
+	char *m = test_slurp(res.manifest);
+	char *const again[] = { "sh", "-c", "gzip -dc -- \"$1\" | gzip -1 -n > \"$1.new\" && mv -- \"$1.new\" \"$1\"",
+				"sh", res.archive, NULL };
+	test_run_quiet(again);
+	char *m2 = test_slurp(res.manifest);
+	assert_string_equal(m, m2); /* the manifest is untouched */
+	/* the swapped archive is no longer the recorded one: the local reader agrees */
+	struct cw_error err;
+	assert_int_equal(backup_verify(NULL, &res, &err), CW_EVERIFY);
+	assert_non_null(strstr(err.msg, "does not match its manifest"));
+	assert_int_equal(backup_verify(t, &res, &err), CW_EVERIFY);
+	assert_false(res.verified);
+	if (!strstr(err.msg, "does not match its manifest") || !strstr(err.msg, "fake-remote"))
+		fail_msg("unexpected message: %s", err.msg);
+	/* and a restore from it on that host is refused */
+	assert_int_equal(backup_restore(t, res.archive, NULL, &err), CW_EVERIFY);
+	free(m);
+	free(m2);
 	backup_result_done(&res);
 	transport_free(t);
 }
@@ -798,7 +874,7 @@ static void test_all_absent(void **state)
 			fail_msg("backup_create: %s", err.msg);
 		assert_int_equal(res.files, 0);
 		verify_ok(t, &res);
-		char *m = slurp(res.manifest);
+		char *m = test_slurp(res.manifest);
 		char *line = xasprintf("absent %s\n", f->absent);
 		assert_non_null(strstr(m, line));
 		assert_null(strstr(m, "top "));
@@ -825,6 +901,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_restore_preserves_everything, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_tampered_archive_fails, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_tampered_manifest_fails, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_damaged_header_refused, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_restore_exactly, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_restore_only_some, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_restore_to_other_root, fx_setup, fx_teardown),
@@ -833,6 +910,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_input, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_remote_create_verify_restore, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_remote_manifest_tamper, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_remote_swapped_archive, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_all_absent, fx_setup, fx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -99,6 +99,17 @@ static void test_site_errors_name_line_and_fix(void **state)
 	expect(site_error("backup_dir = \"relative/dir\";\n"), "not absolute");
 	expect(site_error("on_failure = \"panic\";\n"), "\"stop\" or \"rollback\"");
 	expect(site_error("dns_alt_names = 5;\n"), "must be a string or a list");
+	/* a profile's service list and groups have no place in a site file */
+	expect(site_error("services = { backend = \"sysv\"; list = (); };\n"),
+	       "site.cfg:1: services: 'list' belongs to a profile");
+	expect(site_error("\nservices = { backend = \"sysv\";\n groups = (); };\n"),
+	       "site.cfg:3: services: 'groups' belongs to a profile");
+	/* an error about a setting says where it is, and the message is whole */
+	expect(site_error("hosts = ( { name = \"a\"; }, { name = \"b\"; bogus = 1; } );\n"),
+	       "unknown setting 'bogus' in entry 2 of 'hosts': expected one of name,");
+	expect(site_error("services = { backend = \"systemctl\"; };\n"),
+	       "site.cfg:1: unknown service backend \"systemctl\": expected one of systemd");
+	expect(site_error("operator = ;\n"), "site.cfg:1: syntax error in this line or at the end of the one before: expected");
 	char *missing = xasprintf("%s/none.cfg", dir);
 	struct site s;
 	site_init(&s);
@@ -163,6 +174,28 @@ static void test_procedure_errors(void **state)
 	expect(procedure_error(PROC_HEAD "{ id = \"s\"; title = \"x\"; explain = \"e\"; role = \"ca\"; run = (\"a\"); colour = 1; }\n); } ); };\n"),
 	       "unknown setting 'colour'");
 	expect(procedure_error(PROC_HEAD "); }, { use = \"nothere/x\"; } ); };\n"), "use = \"nothere/x\"");
+	/* Found by fuzzing: an include whose second phase is broken leaked the first (ASan). */
+	free(write_cfg("inc.cfg", PROC_HEAD "{ id = \"a\"; title = \"x\"; explain = \"e\"; role = \"ca\"; run = (\"true\"); }\n); },\n"
+			   "{ id = \"q\"; title = \"Q\"; explain = \"e\"; steps = ( { id = \"b\"; title = \"x\"; explain = \"e\"; role = \"ca\"; } ); } ); };\n"));
+	expect(procedure_error(PROC_HEAD "); }, { use = \"inc/q\"; } ); };\n"), "inc.cfg:5: step 'b'");
+}
+
+/* Found by fuzzing: the known_hosts of a host's settings was never freed (ASan leak). */
+static void test_host_settings_free(void **state)
+{
+	(void)state;
+	char *p = write_cfg("kh.cfg", "ssh = { known_hosts = \"/etc/kh\"; user = \"u\"; };\n");
+	struct site s;
+	site_init(&s);
+	struct cw_error e = {0};
+	assert_int_equal(site_load(&s, p, &e), CW_OK);
+	struct host_cfg h;
+	assert_int_equal(site_host_settings(&s, "a.example.com", NULL, &h, &e), CW_OK);
+	assert_string_equal(h.known_hosts, "/etc/kh");
+	assert_string_equal(h.user, "u");
+	host_cfg_done(&h);
+	site_done(&s);
+	free(p);
 }
 
 static void test_shipped_data_loads(void **state)
@@ -228,6 +261,7 @@ int main(void)
 		cmocka_unit_test(test_site_errors_name_line_and_fix),
 		cmocka_unit_test(test_agents_file),
 		cmocka_unit_test(test_procedure_errors),
+		cmocka_unit_test(test_host_settings_free),
 		cmocka_unit_test(test_profile_errors),
 		cmocka_unit_test(test_shipped_data_loads),
 	};

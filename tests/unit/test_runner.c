@@ -274,7 +274,7 @@ static void test_stdin_is_devnull(void **state)
 	struct cw_error err;
 	long t0 = now_ms();
 	assert_int_equal(run(argv, 5, &c, &res, &err), CW_OK);
-	assert_true(now_ms() - t0 < 2000);
+	assert_true(now_ms() - t0 < 4500); /* not the 5 s time-out */
 	assert_int_equal(res.exit_code, 0);
 	assert_string_equal(text(&c, 1), "");
 	collect_done(&c);
@@ -309,7 +309,7 @@ static void test_timeout_kills_whole_group(void **state)
 	assert_int_equal(run(argv, 1, &c, &res, &err), CW_ETIMEOUT);
 	long took = now_ms() - t0;
 	assert_true(took >= 900);
-	assert_true(took < 2500);
+	assert_true(took < 15000); /* the time-out, not the command's own 30 s */
 	assert_true(res.timed_out);
 	assert_false(res.cancelled);
 	assert_int_equal(res.term_signal, SIGTERM);
@@ -336,7 +336,7 @@ static void test_timeout_takes_stragglers_along(void **state)
 	struct cw_error err;
 	long t0 = now_ms();
 	assert_int_equal(run(argv, 1, &c, &res, &err), CW_ETIMEOUT);
-	assert_true(now_ms() - t0 < 2500);
+	assert_true(now_ms() - t0 < 15000); /* not the command's own 30 s */
 	assert_int_equal(res.term_signal, SIGTERM);
 	long shpid = atol(text(&c, 1));
 	assert_true(shpid > 0);
@@ -359,7 +359,7 @@ static void test_timeout_escalates_to_sigkill(void **state)
 	assert_int_equal(runner_run(t, argv, &o, &res, &err), CW_ETIMEOUT);
 	long took = now_ms() - t0;
 	assert_true(took >= 1250);
-	assert_true(took < 3000);
+	assert_true(took < 15000); /* not the command's own 30 s */
 	assert_int_equal(res.term_signal, SIGKILL);
 	assert_string_equal(res.signal_name, "KILL");
 	assert_true(res.timed_out);
@@ -406,7 +406,7 @@ static void test_cancel_from_other_thread(void **state)
 	struct proc_result res;
 	assert_int_equal(runner_finish(job, &res, &err), CW_ECANCEL);
 	assert_true(took >= 180);
-	assert_true(took < 800);
+	assert_true(took < 10000); /* woken by the cancel, not the 20 s poll time-out */
 	assert_true(res.cancelled);
 	assert_false(res.timed_out);
 	assert_int_equal(res.term_signal, SIGTERM);
@@ -516,7 +516,7 @@ static void test_poll_many_twenty_jobs(void **state)
 	}
 	long took = now_ms() - t1;
 	/* Run one after the other, the waiting would be 10 s. */
-	assert_true(took < 2500);
+	assert_true(took < 8000);
 	assert_true(now_ms() - t0 >= 500);
 	for (int i = 0; i < N; i++) {
 		struct proc_result res;
@@ -586,7 +586,7 @@ static void test_daemon_holding_pipe_does_not_hang(void **state)
 	long t0 = now_ms();
 	assert_int_equal(run(argv, 30, &c, &res, &err), CW_OK);
 	/* The daemon lives 20 s; the run is over long before. */
-	assert_true(now_ms() - t0 < 3000);
+	assert_true(now_ms() - t0 < 15000);
 	assert_int_equal(res.exit_code, 0);
 	long pid = atol(text(&c, 1));
 	assert_true(pid > 0);

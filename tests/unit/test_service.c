@@ -425,7 +425,7 @@ static void test_lying_stop_is_a_failure(void **state)
 	assert_int_equal(service_stop(&f->ctx, &f->def, &st, &err), CW_EVERIFY);
 	long took = now_ms() - t0;
 	assert_true(took >= 900);
-	assert_true(took < 3000);
+	assert_true(took < 10000); /* the 1 s time-out ends it (the script never stops) */
 	char want[128];
 	snprintf(want, sizeof want,
 		 "lying_stop.sh reported success but testsvc is still running (pid %ld)", pid);
@@ -470,7 +470,7 @@ static void test_cancel_stop(void **state)
 	assert_int_equal(pthread_create(&th, NULL, raise_flag, &r), 0);
 	assert_int_equal(service_stop(&f->ctx, &f->def, &st, &err), CW_ECANCEL);
 	pthread_join(th, NULL);
-	assert_true(now_ms() - t0 < 1500);
+	assert_true(now_ms() - t0 < 10000); /* the cancel, not the 30 s script */
 	assert_non_null(strstr(err.msg, "stop of testsvc cancelled"));
 	assert_int_equal(st.state, SERVICE_RUNNING);
 	assert_int_equal(st.pid, pid);
@@ -483,7 +483,7 @@ static void test_cancel_stop(void **state)
 	assert_int_equal(pthread_create(&th, NULL, raise_flag, &r), 0);
 	assert_int_equal(service_stop(&f->ctx, &f->def, &st, &err), CW_ECANCEL);
 	pthread_join(th, NULL);
-	assert_true(now_ms() - t0 < 1500);
+	assert_true(now_ms() - t0 < 10000); /* the cancel, not the 30 s script */
 	assert_int_equal(st.state, SERVICE_RUNNING);
 	assert_true(pid_running(pid));
 }
@@ -513,7 +513,7 @@ static void test_failing_start_while_running_is_success(void **state)
 	use_script(&f->be.start, f, "failing_start.sh");
 	long t0 = now_ms();
 	assert_int_equal(service_start(&f->ctx, &f->def, &st, &err), CW_OK);
-	assert_true(now_ms() - t0 < 3000);
+	assert_true(now_ms() - t0 < 8000);
 	assert_int_equal(st.state, SERVICE_RUNNING);
 	assert_int_equal(st.pid, pid);
 	assert_non_null(strstr(st.detail, "note: failing_start.sh start failed"));
@@ -533,7 +533,7 @@ static void test_failing_start_while_stopped_is_failure(void **state)
 	/* It failed and nothing runs: a short look (2 s), not the whole time-out (10 s). */
 	long took = now_ms() - t0;
 	assert_true(took >= 1900);
-	assert_true(took < 4000);
+	assert_true(took < 8000); /* not the 10 s time-out */
 	assert_non_null(strstr(err.msg, "failing_start.sh start failed (exit code 1: "
 					"testsvc: already running?)"));
 	assert_non_null(strstr(err.msg, "testsvc is not running"));
@@ -611,7 +611,7 @@ static void test_port_check(void **state)
 	close(fd);
 	long t0 = now_ms();
 	assert_int_equal(service_query(&ctx, &def, &st, &err), CW_OK);
-	assert_true(now_ms() - t0 < 1000); /* loopback refuses at once */
+	assert_true(now_ms() - t0 < 3000); /* loopback refuses at once */
 	assert_int_equal(st.state, SERVICE_STOPPED);
 	assert_int_equal(st.port_open, 0);
 	assert_non_null(strstr(st.detail, "does not answer"));

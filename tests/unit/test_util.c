@@ -85,12 +85,46 @@ static void test_strbuf_and_hash(void **state)
 	assert_int_equal(cw_status_exit_code(CW_EBACKUP), 8);
 }
 
+/* Found by fuzzing the journal reader: a time gmtime_r cannot convert, or that prints longer
+ * than the buffer, gave uninitialised fields and a buffer without its NUL. */
+static void test_time_out_of_range(void **state)
+{
+	(void)state;
+	char t[32];
+	memset(t, 'x', sizeof t);
+	assert_string_equal(time_iso8601(-1, t), "1969-12-31T23:59:59Z");
+	assert_string_equal(time_iso8601(253402300799L, t), "9999-12-31T23:59:59Z");
+	const long bad[] = { 253402300800L, -62167219201L, 0x7fffffffffffffffL, -0x7fffffffffffffffL - 1 };
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		memset(t, 'x', sizeof t);
+		assert_string_equal(time_iso8601(bad[i], t), "(time out of range)");
+	}
+}
+
+/* An error wrapped in more context by formatting its own message into itself (as
+ * "services: backend: MESSAGE" was) keeps the message. */
+static void test_error_wraps_itself(void **state)
+{
+	(void)state;
+	struct cw_error e = {0};
+	cw_error_set(&e, CW_ECONFIG, "expected \"systemd\", found \"%s\"", "upstart");
+	cw_error_set_at(&e, CW_ECONFIG, e.file, 3, "services: %s", e.msg);
+	assert_string_equal(e.msg, "services: expected \"systemd\", found \"upstart\"");
+	assert_int_equal(e.line, 3);
+	cw_error_set_at(&e, CW_ECONFIG, "a.cfg", 4, "%s", "x");
+	cw_error_set_at(&e, CW_ECONFIG, e.file, e.line, "in %s: %s", e.file, e.msg);
+	char buf[256];
+	assert_string_equal(cw_error_format(&e, buf, sizeof buf), "a.cfg:4: in a.cfg: x");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_files),
 		cmocka_unit_test(test_strbuf_and_hash),
 		cmocka_unit_test(test_path_absolute),
+		cmocka_unit_test(test_time_out_of_range),
+		cmocka_unit_test(test_error_wraps_itself),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

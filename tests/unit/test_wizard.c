@@ -191,12 +191,87 @@ static void test_checks_expiry(void **state)
 	wizard_free(w);
 }
 
+/* The CRL check: missing warns, unreadable fails, expired fails, current is ok; and a service
+ * backend whose tool is not there fails with the tool's name and the fix. */
+static void test_checks_crl_and_service_tools(void **state)
+{
+	(void)state;
+	char *crl = path_join(root, "etc/puppet/puppetserver/ca/ca_crl.pem");
+	struct check_report r;
+	struct cw_error e = {0};
+	struct wizard *w = open_wizard(NULL);
+	assert_int_equal(checks_run(w, 30, 0, &r, &e), CW_OK);
+	assert_int_equal(item(&r, "CRL")->level, LEVEL_WARN);
+	assert_non_null(strstr(item(&r, "CRL")->found, "no CRL at"));
+	check_report_done(&r);
+
+	test_write(crl, "-----BEGIN X509 CRL-----\nnot base64\n-----END X509 CRL-----\n");
+	assert_int_equal(checks_run(w, 30, 0, &r, &e), CW_OK);
+	assert_int_equal(item(&r, "CRL")->level, LEVEL_FAIL);
+	assert_non_null(strstr(item(&r, "CRL")->found, "cannot be read"));
+	assert_non_null(strstr(item(&r, "CRL")->fix, "restore it from a backup"));
+	check_report_done(&r);
+
+	/* a CRL from the CA, next update in 7 days */
+	char *cnf = xasprintf("%s/crl.cnf", work), *cakey = xasprintf("%s/ca_key.pem", work);
+	char *ca = path_join(root, "etc/puppet/puppetserver/ca/ca_crt.pem");
+	char *text = xasprintf("[ca]\ndefault_ca=d\n[d]\ndatabase=%1$s/index.txt\ncrlnumber=%1$s/crlnumber\n"
+			       "default_md=sha256\n", work);
+	test_write(cnf, text);
+	free(text);
+	char *idx = xasprintf("%s/index.txt", work), *num = xasprintf("%s/crlnumber", work);
+	test_write(idx, "");
+	test_write(num, "01\n");
+	char *const gencrl[] = {"openssl", "ca", "-gencrl", "-config", cnf, "-keyfile", cakey, "-cert", ca,
+				"-crldays", "7", "-out", crl, NULL};
+	test_run_quiet(gencrl);
+	assert_int_equal(checks_run(w, 3, 0, &r, &e), CW_OK);
+	assert_int_equal(item(&r, "CRL")->level, LEVEL_OK);
+	assert_non_null(strstr(item(&r, "CRL")->found, "next update"));
+	check_report_done(&r);
+	assert_int_equal(checks_run(w, 30, 0, &r, &e), CW_OK);
+	assert_int_equal(item(&r, "CRL")->level, LEVEL_WARN); /* 7 days < 30 */
+	check_report_done(&r);
+	assert_int_equal(checks_run(w, 3, (long)time(NULL) + 8 * 86400, &r, &e), CW_OK);
+	assert_int_equal(item(&r, "CRL")->level, LEVEL_FAIL); /* past its next update */
+	assert_non_null(strstr(item(&r, "CRL")->fix, "--procedure crl-refresh"));
+	check_report_done(&r);
+	wizard_free(w);
+	unlink(crl);
+
+	/* services through a command that is not installed */
+	char *cfg = xasprintf("%s/tools.cfg", work);
+	test_write(cfg, "services = { backend = \"command\"; start = [\"/nonexistent/svc\", \"${service}\", \"start\"];\n"
+			"  stop = [\"/nonexistent/svc\", \"${service}\", \"stop\"]; status = [\"/nonexistent/svc\", \"${service}\", \"status\"]; };\n");
+	char *backups = xasprintf("%s/backups", work), *runs = xasprintf("%s/runs", work);
+	struct wizard_opts o = {.datadir = CW_TEST_SRCDIR, .root = root, .profile = "auto",
+				.backup_dir = backups, .journal_dir = runs, .config_path = cfg};
+	assert_int_equal(wizard_open(&o, &w, &e), CW_OK);
+	assert_int_equal(checks_run(w, 30, 0, &r, &e), CW_OK);
+	assert_int_equal(item(&r, "service control")->level, LEVEL_FAIL);
+	assert_non_null(strstr(item(&r, "service control")->found, "not found: /nonexistent/svc"));
+	assert_non_null(strstr(item(&r, "service control")->fix, "install /nonexistent/svc"));
+	assert_int_equal(r.worst, LEVEL_FAIL);
+	check_report_done(&r);
+	wizard_free(w);
+	free(backups);
+	free(runs);
+	free(cfg);
+	free(idx);
+	free(num);
+	free(cnf);
+	free(cakey);
+	free(ca);
+	free(crl);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_session),
 		cmocka_unit_test(test_answers_round_trip),
 		cmocka_unit_test(test_checks_expiry),
+		cmocka_unit_test(test_checks_crl_and_service_tools),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

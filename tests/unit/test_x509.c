@@ -1012,7 +1012,7 @@ static void test_fetch_tls_timeout(void **state)
 	if (st != CW_ETIMEOUT && st != CW_ECONNECT)
 		fail_msg("expected a timeout, got %s: %s", cw_status_str(st), err.msg);
 	assert_null(pem);
-	assert_true(ms < 300 + 1000); /* slack for valgrind, far below a hang */
+	assert_true(ms < 300 + 5000); /* slack for a busy machine, far below a hang */
 	if (st == CW_ETIMEOUT) {
 		assert_true(ms >= 280);
 		assert_non_null(strstr(err.msg, "300 ms"));
@@ -1033,7 +1033,7 @@ static void test_fetch_tls_timeout(void **state)
 	close(lfd);
 	expect_fail(st, CW_ETIMEOUT, &err, "did not accept a connection within 300 ms");
 	assert_null(pem);
-	assert_true(ms >= 280 && ms < 300 + 1000);
+	assert_true(ms >= 280 && ms < 300 + 5000);
 }
 
 static void test_fetch_tls_refused_and_not_tls(void **state)

@@ -14,6 +14,21 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+/* A test that needs something of the machine (sshd, ssh-agent, GNU tar...) which is missing:
+ * skipped, unless CERTWIZ_TEST_STRICT=1 says the machine has everything (tests/run-all.sh sets
+ * it: there a missing tool is a failure, never a pass). */
+#define test_need(have, ...)                                                                       \
+	do {                                                                                       \
+		if (!(have)) {                                                                     \
+			const char *strict_ = getenv("CERTWIZ_TEST_STRICT");                       \
+			print_message("missing: " __VA_ARGS__);                                    \
+			print_message("\n");                                                       \
+			if (strict_ && strcmp(strict_, "1") == 0)                                  \
+				fail_msg("CERTWIZ_TEST_STRICT=1: this machine should have it");    \
+			skip();                                                                    \
+		}                                                                                  \
+	} while (0)
+
 /* A fresh private temporary directory (heap string); removed by tmpdir_remove. */
 static inline char *test_tmpdir(void)
 {
@@ -52,6 +67,28 @@ static inline void test_write(const char *path, const char *text)
 		free(d_);                                                      \
 		free(p_);                                                      \
 	} while (0)
+
+/* The whole file as a string (heap), or NULL when it cannot be read. */
+static inline char *test_slurp(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	char *data = NULL;
+	size_t len = 0, cap = 0, n;
+	do {
+		if (cap - len < 4096) {
+			cap = cap ? cap * 2 : 8192;
+			data = realloc(data, cap + 1);
+			assert_non_null(data);
+		}
+		n = fread(data + len, 1, cap - len, f);
+		len += n;
+	} while (n > 0);
+	fclose(f);
+	data[len] = '\0';
+	return data;
+}
 
 /* Run argv quietly; the test fails unless it exits 0. */
 static inline void test_run_quiet(char *const argv[])
