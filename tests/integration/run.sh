@@ -80,6 +80,23 @@ certwiz_run() {
   echo "$rc"
 }
 show_run() { sed 's/^/      | /' "$work/run.log" | tail -n "${1:-60}"; }
+# How many steps `certwiz plan` lists for an answers file (the plan, not a run's own count).
+plan_steps() { on primary "$certwiz" plan --config "$work/site.cfg" --answers "$1" 2>/dev/null | grep -c '^  \[ \] '; }
+# report.json of a run: how many steps were signed off by WHO with a verification that held.
+signed_by() { # rundir who
+  python3 - "$1/report.json" "$2" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+print(sum(1 for s in r["steps"] if (s.get("signoff") or {}).get("who") == sys.argv[2]
+          and (s.get("verification") or {}).get("outcome") == "ok"))
+PY
+}
+# A backup archive's files re-hashed against its manifest, on the host that keeps it.
+archive_matches_manifest() { # host archive
+  on "$1" sh -c "d=\$(mktemp -d) && tar -xzf '$2' -C \"\$d\" &&
+    awk '\$1 == \"file\" { print \$6 \"  \" \$7 }' '${2%.tar.gz}.manifest' | sed \"s|  /|  \$d/|\" |
+    sha256sum -c --quiet -; rc=\$?; rm -rf \"\$d\"; exit \$rc"
+}
 
 want() { [ -z "$only" ] || [[ ",$only," == *",$1,"* ]]; }
 
@@ -111,7 +128,8 @@ EOT
   check "puppet agent -t succeeds on agent1 afterwards" agent_run agent1
   check "agent2 was not touched and still runs" agent_run agent2
   rundir=$(ls -d "$state"/certwiz/runs/*-agent | tail -n 1)
-  check "the report names every step and sign-off" grep -q "batch:it" "$rundir/report.md"
+  n=$(plan_steps "$work/agent.cfg")
+  check "report.json: each of the plan's $n steps signed off by batch:it, verified" [ "$(signed_by "$rundir" batch:it)" = "$n" -a "$n" -gt 0 ]
   check "no private key material in journal or report" \
     sh -c "! grep -l 'PRIVATE KEY' '$rundir'/journal.jsonl '$rundir'/report.md '$rundir'/report.json"
   # The backup the run made on agent1 (over SSH, on agent1 itself) puts the old state back.
@@ -240,8 +258,10 @@ if want wizard; then
   done
   check "agent1 completes puppet agent -t" agent_run agent1
   rundir=$(ls -td "$state"/certwiz/runs/*-oss-ca | head -n 1)
-  check "the journal has a sign-off by the operator for every step" \
-    sh -c "[ \$(grep -c '\"signoff\".*tmux-test' '$rundir/journal.jsonl') -ge 28 ]"
+  printf 'procedure = "oss-ca";\nagents = ["agent1.sandbox.test", "agent2.sandbox.test"];\n' >"$work/wiz-plan.cfg"
+  n=$(plan_steps "$work/wiz-plan.cfg")
+  check "report.json: each of the plan's $n steps signed off by the operator, verified" \
+    [ "$(signed_by "$rundir" tmux-test)" = "$n" -a "$n" -gt 0 ]
 fi
 
 # ------------------------------------------------------------------ host keys
@@ -255,7 +275,8 @@ if want hostkey; then
   rc=0
   on primary "$certwiz" run --config "$work/site.cfg" --answers "$work/hk.cfg" >"$work/run.log" 2>&1 || rc=$?
   check "certwiz run exits 7 (host key)" [ "$rc" = 7 ] || show_run
-  check "the message gives the key's SHA256 fingerprint and how to add it" grep -q "SHA256:" "$work/run.log"
+  realfp=$(ssh-keygen -lf "$state/hosts/agent2/ssh/ssh_host_ed25519_key.pub" | awk '{ print $2 }')
+  check "the message gives agent2's real key fingerprint ($realfp, from ssh-keygen -lf)" grep -qF "$realfp" "$work/run.log"
   check "no step ran" sh -c "! grep -q '^\[1/' '$work/run.log'"
   check "agent2's certificate is untouched" [ "$(fp agent2 "$(cert_of agent2)")" = "$old_fp" ]
   # A Windows agent: certwiz prints its steps but refuses to run a plan with it.
@@ -365,7 +386,7 @@ EOT
   echo "  (killed $kills times: $((kills - mids)) at step boundaries, $mids in the middle of destructive steps)"
   grep -q '"run-end"' "$journal/journal.jsonl" || rc=99
   check "the run completed after $kills kills ($mids of them mid-step)" [ "$rc" = 0 ]
-  nsteps=$(sed -n 's/^certwiz run: .*, \([0-9]*\) steps$/\1/p' "$work/faults-0.log")
+  nsteps=$(plan_steps "$work/faults.cfg")
   signoffs=$(grep -c '"signoff"' "$journal/journal.jsonl")
   check "it was killed after each of the $nsteps sign-offs and in at least 3 destructive steps under way" \
     [ "$signoffs" = "$nsteps" -a $((kills - mids)) = "$signoffs" -a "$mids" -ge 3 ]
@@ -380,7 +401,14 @@ EOT
   check "agent2 completes puppet agent -t" agent_run agent2
   check "every sign-off is in one journal, each step once" \
     sh -c "[ \$(grep '\"signoff\"' '$journal/journal.jsonl' | sed 's/.*\"step\":\"\([^\"]*\)\".*/\1/' | sort | uniq -d | wc -l) = 0 ]"
-  check "every resume read the backups back unchanged" sh -c "! grep -h 'does NOT verify' '$work'/faults-*.log"
+  # The backups themselves, re-hashed against their manifests where they are kept.
+  bad_archives=0 narchives=0
+  for a in $(python3 -c "import json,sys; print(' '.join(b['archive'] + '@' + b['host'] for b in json.load(open(sys.argv[1]))['backups']))" "$journal/report.json"); do
+    narchives=$((narchives + 1))
+    h=${a#*@}; h=${h%%.*}; [ "$h" = puppet ] && h=primary
+    archive_matches_manifest "$h" "${a%@*}" || bad_archives=$((bad_archives + 1))
+  done
+  check "all $narchives backups of the run re-hash to their manifests" [ "$narchives" -ge 3 -a "$bad_archives" = 0 ]
 fi
 
 # ------------------------------------------------------------------ a real failure
