@@ -284,7 +284,7 @@ cw_status checks_run(struct wizard *w, int within, long now, struct check_report
 	free(probe);
 
 	/* Services: the tool that controls each of them is there. */
-	const struct service_backend *b = w->site.has_backend ? &w->site.backend : &w->profile->backend;
+	const struct service_backend *b = site_backend(&w->site, w->profile);
 	char **missing = NULL, **tools = NULL;
 	for (size_t i = 0; i < w->profile->nservices; i++) {
 		char **argv = service_argv(b, "status", w->profile->services[i].name);

@@ -642,6 +642,11 @@ const char *dialect_str(enum dialect d)
 	return d == DIALECT_LEGACY ? "legacy" : "modern";
 }
 
+const struct service_backend *site_backend(const struct site *s, const struct profile *p)
+{
+	return s && s->has_backend ? &s->backend : &p->backend;
+}
+
 const char *profile_tool(const struct profile *p, const char *name)
 {
 	for (size_t i = 0; p && p->tools && p->tools[i]; i++)

@@ -41,6 +41,9 @@ struct profile {
 };
 
 const struct service_def *profile_service(const struct profile *p, const char *name);
+/* The service backend in force: the site's override when it has one, else the profile's. */
+struct site;
+const struct service_backend *site_backend(const struct site *s, const struct profile *p);
 /* The command to run for a tool name: the profile's path for it, else the name itself. */
 const char *profile_tool(const struct profile *p, const char *name);
 const struct service_group *profile_group(const struct profile *p, const char *name);

@@ -86,7 +86,7 @@ static cw_status jlog(struct exec *ex, struct journal_entry e, struct cw_error *
 
 static const struct service_backend *backend_of(const struct exec *ex)
 {
-	return ex->w->site.has_backend ? &ex->w->site.backend : &ex->w->profile->backend;
+	return site_backend(&ex->w->site, ex->w->profile);
 }
 
 static cw_status connect_host(struct exec *ex, size_t h, struct cw_error *err)

@@ -518,8 +518,7 @@ static cw_status add_step(struct plan *p, const struct plan_input *in, const str
 		s->service_action = xstrdup(t->service_action);
 		s->services = strv_copy(strcmp(t->service_action, "stop") == 0 ? g->stop : g->start);
 		/* The command each service's control runs, as the operator would type it. */
-		const struct service_backend *b = in->site && in->site->has_backend ? &in->site->backend
-										    : &in->profile->backend;
+		const struct service_backend *b = site_backend(in->site, in->profile);
 		for (size_t k = 0; s->services && s->services[k]; k++) {
 			char **argv = service_argv(b, t->service_action, s->services[k]);
 			strv_push_owned(&s->service_cmds, argv ? argv_display(argv) : xstrdup(""));

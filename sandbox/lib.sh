@@ -581,7 +581,7 @@ host_mounts() {
 #   bind SRC DST   a bind mount (DST created in the release root when missing)
 #   proc DIR       procfs for the release root
 host_release_mounts() {
-	local h=$1 rel root layout src dst tool bindir
+	local h=$1 rel root layout src dst tool bindir d
 	rel=$(host_release "$h")
 	root=$(release_root "$rel")
 	layout=$(sandbox_layout)

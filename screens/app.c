@@ -174,7 +174,7 @@ static void job_local_services(struct app *a, struct app_job *j)
 	const struct host_cfg *self = certname ? site_host(&w->site, certname) : NULL;
 	struct service_ctx c = {
 		.t = t,
-		.backend = w->site.has_backend ? &w->site.backend : &w->profile->backend,
+		.backend = site_backend(&w->site, w->profile),
 		.address = self && self->address ? self->address : "127.0.0.1",
 		.ca_bundle_path = j->ca_bundle,
 		.timeout_s = 10,

@@ -369,7 +369,7 @@ static int cmd_restore(struct wizard_opts *o, const char *archive, const char *h
 	const struct service_group *g = profile_group(w->profile, host ? "agent" : "all");
 	if (!g)
 		g = profile_group(w->profile, host ? "all" : "primary");
-	const struct service_backend *b = w->site.has_backend ? &w->site.backend : &w->profile->backend;
+	const struct service_backend *b = site_backend(&w->site, w->profile);
 	struct service_ctx c = {.t = t, .backend = b, .timeout_s = 300};
 	for (size_t i = 0; g && g->stop && g->stop[i]; i++) {
 		const struct service_def *d = profile_service(w->profile, g->stop[i]);
