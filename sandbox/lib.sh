@@ -11,16 +11,30 @@
 SANDBOX_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 STATE=${CERTWIZ_SANDBOX_DIR:-/var/lib/certwiz-sandbox}
 STATE=${STATE%/}
+# Release roots (Puppet 5 and 8) may be shared by several state dirs: $CERTWIZ_SANDBOX_ROOTS.
+ROOTS=${CERTWIZ_SANDBOX_ROOTS:-$STATE/roots}
+ROOTS=${ROOTS%/}
 
 DOMAIN=sandbox.test
 PRIMARY=primary
 PRIMARY_FQDN=puppet.$DOMAIN
-PRIMARY_ADDR=127.0.0.10
+# The sandbox's network: 127.0.NET.0/24 (NET from $STATE/net as `up` chose it, else
+# $CERTWIZ_SANDBOX_NET, else 0), so two sandboxes with their own state dirs can run at once.
+if [ -r "$STATE/net" ]; then
+	NET=$(cat "$STATE/net")
+	if [ -n "${CERTWIZ_SANDBOX_NET:-}" ] && [ "$CERTWIZ_SANDBOX_NET" != "$NET" ]; then
+		echo "sandbox: error: the sandbox in $STATE uses 127.0.$NET.0/24, not CERTWIZ_SANDBOX_NET=$CERTWIZ_SANDBOX_NET (run sandbox/down first, or unset it)" >&2
+		exit 1
+	fi
+else NET=${CERTWIZ_SANDBOX_NET:-0}; fi
+case "$NET" in [0-9]|[1-9][0-9]|1[0-9][0-9]|2[0-4][0-9]|25[0-5]) ;; *) echo "sandbox: error: CERTWIZ_SANDBOX_NET must be 0..255 (got $NET)" >&2; exit 1 ;; esac
+NET_PREFIX=127.0.$NET
+PRIMARY_ADDR=$NET_PREFIX.10
 PRIMARY_ALT_NAMES=puppet,puppet.$DOMAIN
 PUPPETSERVER_JAVA_ARGS="-Xms256m -Xmx256m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
 DEFAULT_AGENTS=2
 # shellcheck disable=SC2034 # used by up
-MAX_AGENTS=200  # addresses 127.0.0.11 .. 127.0.0.210
+MAX_AGENTS=200  # addresses 127.0.NET.11 .. 127.0.NET.210
 PACKAGES=(puppet-agent puppetserver ruby-puppetserver-ca-cli openssh-server default-jre-headless)
 # Puppet releases a host can run.  7 is this machine's own (Debian 12); the others run
 # from a root of their Debian release built once under $STATE/roots (mmdebstrap).
@@ -101,7 +115,7 @@ is_primary() { [ "$1" = "$PRIMARY" ]; }
 host_short() { if is_primary "$1"; then echo puppet; else echo "$1"; fi; }
 host_fqdn() { echo "$(host_short "$1").$DOMAIN"; }
 host_addr() {
-	if is_primary "$1"; then echo "$PRIMARY_ADDR"; else echo "127.0.0.$((10 + ${1#agent}))"; fi
+	if is_primary "$1"; then echo "$PRIMARY_ADDR"; else echo "$NET_PREFIX.$((10 + ${1#agent}))"; fi
 }
 host_dir() { echo "$STATE/hosts/$1"; }
 host_fs() { echo "$STATE/hosts/$1/fs"; }
@@ -144,7 +158,7 @@ host_cert() { echo "$(host_ssldir "$1")/certs/$(host_fqdn "$1").pem"; }
 ca_dir() { echo "$(host_fs "$PRIMARY")$(host_path "$PRIMARY" cadir)"; }
 ca_cert() { echo "$(ca_dir)/ca_crt.pem"; }
 # The root a release's Puppet runs from ("" for this machine's own release).
-release_root() { if [ "$1" = "$DEFAULT_RELEASE" ]; then echo ""; else echo "$STATE/roots/$1"; fi; }
+release_root() { if [ "$1" = "$DEFAULT_RELEASE" ]; then echo ""; else echo "$ROOTS/$1"; fi; }
 # Puppet 5 has no puppetserver in Debian: its server is `puppet master` (WEBrick).
 has_puppetserver() { [ "$(host_release "${1:-$PRIMARY}")" -ge 6 ]; }
 
@@ -348,7 +362,7 @@ ensure_root() {
 	say "building the Puppet $rel root: Debian ${RELEASE_SUITE[$rel]} with ${RELEASE_PACKAGES[$rel]} (about a minute, once)"
 	new=$root.new
 	rm -rf "$new" "$root"
-	mkdir -p "$STATE/roots" "$STATE/logs"
+	mkdir -p "$ROOTS" "$STATE/logs"
 	mmdebstrap --variant=minbase --include="${RELEASE_PACKAGES[$rel]}" "${RELEASE_SUITE[$rel]}" "$new" \
 		>>"$STATE/logs/root-$rel.log" 2>&1 ||
 		{ tail -n 20 "$STATE/logs/root-$rel.log" >&2; die "building the Puppet $rel root failed (log: $STATE/logs/root-$rel.log)"; }

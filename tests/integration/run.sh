@@ -48,8 +48,8 @@ keyhash() { on "$1" openssl pkey -pubout -in "$2" | sha256sum | cut -c1-64; }
 sans() { on "$1" openssl x509 -noout -ext subjectAltName -in "$2" | tr ',' '\n' | sed -n 's/ *DNS://p' | sort -u; }
 verifies() { on "$1" openssl verify -CAfile "$2" "$3" >/dev/null 2>&1; }
 served_fp() {
-  on primary sh -c 'openssl s_client -connect 127.0.0.10:8140 -servername puppet.sandbox.test </dev/null 2>/dev/null |
-    openssl x509 -noout -fingerprint -sha256' | sed 's/.*=//'
+  on primary sh -c 'openssl s_client -connect "$1:8140" -servername puppet.sandbox.test </dev/null 2>/dev/null |
+    openssl x509 -noout -fingerprint -sha256' sh "$SB_PRIMARY_ADDR" | sed 's/.*=//'
 }
 agent_run() { local rc=0; on "$1" puppet agent --test >"$work/agent-run.log" 2>&1 || rc=$?; [ "$rc" = 0 ] || [ "$rc" = 2 ]; }
 
