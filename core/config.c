@@ -680,6 +680,7 @@ void profile_free(struct profile *p)
 	free(p->title);
 	free(p->flavour);
 	strv_free(p->detect_paths);
+	strv_free(p->detect_absent);
 	strv_free(p->tools);
 	free(p->version_file);
 	vars_done(&p->vars);
@@ -759,7 +760,7 @@ cw_status profile_load(const char *path, struct profile **out, struct cw_error *
 {
 	static const char *const keys[] = {"name", "title", "flavour", "dialect", "detect", "vars",
 					   "services", "tools", NULL};
-	static const char *const dkeys[] = {"paths", "version_file", "min_major", "max_major", NULL};
+	static const char *const dkeys[] = {"paths", "absent", "version_file", "min_major", "max_major", NULL};
 	static const char *const required_vars[] = {"confdir", "ssldir", "cadir", "client_datadir", NULL};
 	config_t cfg;
 	struct ld l = {path, err};
@@ -796,6 +797,7 @@ cw_status profile_load(const char *path, struct profile **out, struct cw_error *
 	if ((st = get_group(&l, root, "detect", false, &g)))
 		goto out;
 	if (g && ((st = check_keys(&l, g, dkeys)) || (st = get_strv(&l, g, "paths", false, &p->detect_paths, NULL)) ||
+		  (st = get_strv(&l, g, "absent", false, &p->detect_absent, NULL)) ||
 		  (st = get_str(&l, g, "version_file", false, &p->version_file)) ||
 		  (st = get_int(&l, g, "min_major", 0, 99, &p->min_major)) ||
 		  (st = get_int(&l, g, "max_major", 0, 99, &p->max_major))))

@@ -28,6 +28,7 @@ struct profile {
 	char *name, *title, *flavour; /* flavour: "oss" | "pe" */
 	enum dialect dialect;
 	char **detect_paths;          /* all exist on a host of this profile */
+	char **detect_absent;         /* none exists on it (oss: no pe_version) */
 	char *version_file;           /* Ruby file holding PUPPETVERSION */
 	int min_major, max_major;     /* Puppet major versions this profile is for (0: any) */
 	struct vars vars;             /* confdir, ssldir, cadir, client_datadir, ... */

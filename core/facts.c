@@ -200,6 +200,17 @@ const struct profile *profile_detect(const char *root, struct profile *const *pr
 			strbuf_addf(&sb, "%s: %s missing; ", p->name, missing ? missing : "no detect paths");
 			continue;
 		}
+		const char *present = NULL;
+		for (size_t k = 0; p->detect_absent && p->detect_absent[k] && !present; k++) {
+			char *path = rooted(root, p->detect_absent[k]);
+			if (path_exists(path))
+				present = p->detect_absent[k];
+			free(path);
+		}
+		if (present) {
+			strbuf_addf(&sb, "%s: %s present; ", p->name, present);
+			continue;
+		}
 		char *version = NULL;
 		if (p->version_file) {
 			char *vf = rooted(root, p->version_file);

@@ -40,10 +40,15 @@ PACKAGES=(puppet-agent puppetserver ruby-puppetserver-ca-cli openssh-server defa
 # from a root of their Debian release built once under $STATE/roots (mmdebstrap).
 RELEASES="5 7 8"
 DEFAULT_RELEASE=7
-declare -gA RELEASE_SUITE=([5]=bullseye [8]=trixie)
-declare -gA RELEASE_PACKAGES=([5]=puppet,puppet-master [8]=puppet-agent,puppetserver,ruby-puppetserver-ca-cli)
+# A primary in the pe layout runs from the release's pe root: PuppetDB and PostgreSQL too.
+declare -gA RELEASE_SUITE=([5]=bullseye [8]=trixie [8-pe]=trixie)
+declare -gA RELEASE_PACKAGES=([5]=puppet,puppet-master [8]=puppet-agent,puppetserver,ruby-puppetserver-ca-cli
+                              [8-pe]=puppet-agent,puppetserver,ruby-puppetserver-ca-cli,puppetdb,postgresql)
 # Tools each root must have, and the Puppet tools a host of that release gets.
-declare -gA RELEASE_TOOLS=([5]="puppet facter" [7]="puppet facter puppetserver" [8]="puppet facter puppetserver")
+# Accounts of a root given fixed ids (the pe primary's pe-postgres and pe-puppetdb use them).
+declare -gA RELEASE_ACCOUNTS=([8-pe]="postgres:4432 puppetdb:4081")
+declare -gA RELEASE_TOOLS=([5]="puppet facter" [7]="puppet facter puppetserver" [8]="puppet facter puppetserver"
+                           [8-pe]="puppet facter puppetserver")
 # Small tools the scripts call; package that provides each.
 TOOLS=(curl:curl openssl:openssl ss:iproute2 ps:procps flock:util-linux
        unshare:util-linux nsenter:util-linux setsid:util-linux tar:tar)
@@ -56,6 +61,14 @@ PUPPET_DIRS_AGENT=(etc/puppet var/lib/puppet var/cache/puppet)
 PUPPET_DIRS_PRIMARY=(etc/puppet var/lib/puppet var/cache/puppet var/lib/puppetserver)
 PUPPET_DIRS_AIO=(etc/puppetlabs opt/puppetlabs/puppet/cache)
 PUPPET_DIRS_AIO_SERVER=(opt/puppetlabs/server/data/puppetserver)  # a Puppet Server's vardir
+PUPPET_DIRS_PE_SERVER=(opt/puppetlabs/server/data)  # a PE primary's: PuppetDB's, PostgreSQL's, the console's too
+# A pe-layout primary: the PE release it stands for, PE's paths, and its services in the
+# order PE starts them (after pe-puppetserver; sandbox/service/pe-service runs them).
+PE_VERSION="2025.x (certwiz sandbox: Puppet 8 from Debian 13 in PE's layout)"
+PE_PGDATA=/opt/puppetlabs/server/data/postgresql/14/data
+PE_CONSOLE_CERTDIR=/opt/puppetlabs/server/data/console-services/certs
+PE_SERVICES=(pe-postgresql pe-puppetdb pe-console-services pe-nginx pe-orchestration-services
+             pe-bolt-server pe-ace-server pe-host-action-collector pxp-agent)
 # Logs are bind-mounted too but never snapshotted or restored.
 LOG_DIRS_AGENT=(var/log/puppet)
 LOG_DIRS_PRIMARY=(var/log/puppet var/log/puppetserver)
@@ -120,15 +133,19 @@ host_addr() {
 host_dir() { echo "$STATE/hosts/$1"; }
 host_fs() { echo "$STATE/hosts/$1/fs"; }
 
-# The sandbox's layout (debian | aio) and each host's Puppet release, as `up` chose them.
+# The sandbox's layout (debian | aio | pe) and each host's Puppet release, as `up` chose them.
+# pe is the aio layout with Puppet Enterprise's services on the primary (its root adds
+# PuppetDB and PostgreSQL; the console and the rest are stand-ins, see service/).
 sandbox_layout() { if [ -r "$STATE/layout" ]; then cat "$STATE/layout"; else echo debian; fi; }
+aio_layout() { [ "$(sandbox_layout)" != debian ]; }
+pe_layout() { [ "$(sandbox_layout)" = pe ]; }
 host_release() {
 	if [ -r "$STATE/hosts/$1/release" ]; then cat "$STATE/hosts/$1/release"; else echo "$DEFAULT_RELEASE"; fi
 }
 server_release() { host_release "$PRIMARY"; }
 # layout_path LAYOUT RELEASE WHAT: a Puppet path as that layout and release have it.
 layout_path() {
-	case "$1:$3" in
+	case "${1/#pe/aio}:$3" in
 	debian:confdir) echo /etc/puppet ;;
 	debian:ssldir) echo /var/lib/puppet/ssl ;;
 	debian:cadir) echo /etc/puppet/puppetserver/ca ;;
@@ -158,19 +175,25 @@ host_cert() { echo "$(host_ssldir "$1")/certs/$(host_fqdn "$1").pem"; }
 ca_dir() { echo "$(host_fs "$PRIMARY")$(host_path "$PRIMARY" cadir)"; }
 ca_cert() { echo "$(ca_dir)/ca_crt.pem"; }
 # The root a release's Puppet runs from ("" for this machine's own release).
+# ROOT is a release, or RELEASE-pe for a pe layout's primary (host_root names a host's).
 release_root() { if [ "$1" = "$DEFAULT_RELEASE" ]; then echo ""; else echo "$ROOTS/$1"; fi; }
+host_root_key() {
+	if pe_layout && is_primary "$1"; then echo "$(host_release "$1")-pe"; else host_release "$1"; fi
+}
+host_root() { release_root "$(host_root_key "$1")"; }
 # Puppet 5 has no puppetserver in Debian: its server is `puppet master` (WEBrick).
 has_puppetserver() { [ "$(host_release "${1:-$PRIMARY}")" -ge 6 ]; }
 
 puppet_dirs() {
-	if [ "$(sandbox_layout)" = aio ]; then
+	if aio_layout; then
 		printf '%s\n' "${PUPPET_DIRS_AIO[@]}"
-		if is_primary "$1" && has_puppetserver "$1"; then printf '%s\n' "${PUPPET_DIRS_AIO_SERVER[@]}"; fi
+		if is_primary "$1" && pe_layout; then printf '%s\n' "${PUPPET_DIRS_PE_SERVER[@]}"
+		elif is_primary "$1" && has_puppetserver "$1"; then printf '%s\n' "${PUPPET_DIRS_AIO_SERVER[@]}"; fi
 	elif is_primary "$1"; then printf '%s\n' "${PUPPET_DIRS_PRIMARY[@]}"
 	else printf '%s\n' "${PUPPET_DIRS_AGENT[@]}"; fi
 }
 log_dirs() {
-	if [ "$(sandbox_layout)" = aio ]; then printf '%s\n' "${LOG_DIRS_AIO[@]}"
+	if aio_layout; then printf '%s\n' "${LOG_DIRS_AIO[@]}"
 	elif is_primary "$1"; then printf '%s\n' "${LOG_DIRS_PRIMARY[@]}"
 	else printf '%s\n' "${LOG_DIRS_AGENT[@]}"; fi
 }
@@ -345,6 +368,24 @@ root_patch() {
 	sed -i 's/body\.encode!(charset)/body = body.encode(charset) # certwiz sandbox: Ruby 2.7 frozen ""/' "$f"
 }
 
+# renumber_account REL ROOT NAME UID GID: give an account of the root (and its files) the
+# uid and gid this machine uses for it, so both see the same owners.
+renumber_account() {
+	local rel=$1 new=$2 n=$3 u=$4 g=$5 ou og
+	ou=$(awk -F: -v n="$n" '$1 == n { print $3 }' "$new/etc/passwd")
+	og=$(awk -F: -v n="$n" '$1 == n { print $3 }' "$new/etc/group")
+	[ -n "$ou" ] && [ -n "$og" ] || die "the Puppet $rel root has no $n user"
+	[ "$ou" != "$u" ] || [ "$og" != "$g" ] || return 0
+	awk -F: -v u="$u" -v n="$n" '$3 == u && $1 != n { bad = 1 } END { exit bad }' "$new/etc/passwd" &&
+		awk -F: -v g="$g" -v n="$n" '$3 == g && $1 != n { bad = 1 } END { exit bad }' "$new/etc/group" ||
+		die "the Puppet $rel root uses uid $u or gid $g for another account; cannot renumber its $n user"
+	find "$new" -xdev \( -uid "$ou" -o -gid "$og" \) -print0 | while IFS= read -r -d '' f; do
+		chown -h "$( [ "$(stat -c %u "$f")" = "$ou" ] && echo "$u" || stat -c %u "$f")":"$( [ "$(stat -c %g "$f")" = "$og" ] && echo "$g" || stat -c %g "$f")" "$f"
+	done
+	sed -i "s/^$n:x:$ou:$og:/$n:x:$u:$g:/" "$new/etc/passwd"
+	sed -i "s/^$n:x:$og:/$n:x:$g:/" "$new/etc/group"
+}
+
 # Build the root of a release once (mmdebstrap from Debian's archive, about a minute),
 # with its puppet user and group renumbered to this machine's: both see the same files.
 ensure_root() {
@@ -366,20 +407,11 @@ ensure_root() {
 	mmdebstrap --variant=minbase --include="${RELEASE_PACKAGES[$rel]}" "${RELEASE_SUITE[$rel]}" "$new" \
 		>>"$STATE/logs/root-$rel.log" 2>&1 ||
 		{ tail -n 20 "$STATE/logs/root-$rel.log" >&2; die "building the Puppet $rel root failed (log: $STATE/logs/root-$rel.log)"; }
-	u=$(id -u puppet) g=$(id -g puppet)
-	ou=$(awk -F: '$1 == "puppet" { print $3 }' "$new/etc/passwd")
-	og=$(awk -F: '$1 == "puppet" { print $3 }' "$new/etc/group")
-	[ -n "$ou" ] && [ -n "$og" ] || die "the Puppet $rel root has no puppet user"
-	if [ "$ou" != "$u" ] || [ "$og" != "$g" ]; then
-		awk -F: -v u="$u" -v n=puppet '$3 == u && $1 != n { bad = 1 } END { exit bad }' "$new/etc/passwd" &&
-			awk -F: -v g="$g" -v n=puppet '$3 == g && $1 != n { bad = 1 } END { exit bad }' "$new/etc/group" ||
-			die "the Puppet $rel root uses uid $u or gid $g for another account; cannot match this machine's puppet user"
-		find "$new" -xdev \( -uid "$ou" -o -gid "$og" \) -print0 | while IFS= read -r -d '' f; do
-			chown -h "$( [ "$(stat -c %u "$f")" = "$ou" ] && echo "$u" || stat -c %u "$f")":"$( [ "$(stat -c %g "$f")" = "$og" ] && echo "$g" || stat -c %g "$f")" "$f"
-		done
-		sed -i "s/^puppet:x:$ou:$og:/puppet:x:$u:$g:/" "$new/etc/passwd"
-		sed -i "s/^puppet:x:$og:/puppet:x:$g:/" "$new/etc/group"
-	fi
+	renumber_account "$rel" "$new" puppet "$(id -u puppet)" "$(id -g puppet)"
+	local acct
+	for acct in ${RELEASE_ACCOUNTS[$rel]:-}; do
+		renumber_account "$rel" "$new" "${acct%%:*}" "${acct#*:}" "${acct#*:}"
+	done
 	root_patch "$rel" "$new"
 	echo "${RELEASE_SUITE[$rel]} ${RELEASE_PACKAGES[$rel]}" >"$new/.certwiz-root"
 	mv "$new" "$root"
@@ -397,7 +429,7 @@ install_dir() { # path owner mode
 # /etc/puppet whatever the confdir; Puppet's AIO packages derive them from /etc/puppetlabs.
 # An AIO host of such a release says so in puppet.conf (as an AIO operator may, too).
 aio_paths_conf() {
-	[ "$(sandbox_layout)" = aio ] && [ "$(host_release "$1")" -ge 6 ] || return 0
+	aio_layout && [ "$(host_release "$1")" -ge 6 ] || return 0
 	printf '# Debian-built Puppet %s with the AIO layout: its paths said explicitly.\nssldir = %s\n' \
 		"$(host_release "$1")" "$(host_path "$1" ssldir)"
 	if is_primary "$1"; then printf 'cadir = %s\n' "$(host_path "$1" cadir)"; fi
@@ -486,7 +518,7 @@ EOT
 		"$conf/puppetserver.conf"
 	grep -q '^[[:space:]]*max-active-instances: 1' "$conf/puppetserver.conf" ||
 		warn "could not set max-active-instances in puppetserver.conf"
-	if [ "$(sandbox_layout)" = aio ]; then
+	if aio_layout; then
 		# Puppet Server's own directories where Puppet's AIO packages put them.
 		sed -i -e "s|server-conf-dir: .*|server-conf-dir: $(host_path "$PRIMARY" confdir)|" \
 			-e "s|server-code-dir: .*|server-code-dir: /etc/puppetlabs/code|" \
@@ -498,14 +530,14 @@ EOT
 
 	# JVM flags: /etc/default/puppetserver is bind-mounted from here.
 	local def=$fs/etc/default/puppetserver args pkgdef
-	pkgdef="$(release_root "$(server_release)")/etc/default/puppetserver"
+	pkgdef="$(host_root "$PRIMARY")/etc/default/puppetserver"
 	args="$PUPPETSERVER_JAVA_ARGS -Djruby.logger.class=com.puppetlabs.jruby_utils.jruby.Slf4jLogger"
 	if grep -q '^JAVA_ARGS=' "$pkgdef"; then
 		sed "s|^JAVA_ARGS=.*|JAVA_ARGS=\"$args\"|" "$pkgdef" >"$def"
 	else
 		{ cat "$pkgdef"; echo "JAVA_ARGS=\"$args\""; } >"$def"
 	fi
-	[ "$(sandbox_layout)" = aio ] && sed -i "s|/etc/puppet/puppetserver|$sconf|g" "$def"
+	aio_layout && sed -i "s|/etc/puppet/puppetserver|$sconf|g" "$def"
 	return 0
 }
 
@@ -513,7 +545,7 @@ EOT
 write_site_pp() {
 	local env
 	env="$(host_fs "$PRIMARY")$(dirname "$(host_path "$PRIMARY" confdir)")"
-	if [ "$(sandbox_layout)" = aio ]; then env=$env/code/environments/production
+	if aio_layout; then env=$env/code/environments/production
 	else env=$env/puppet/code/environments/production; fi
 	install -d -m 0755 "$env/manifests" "$env/modules"
 	cat >"$env/manifests/site.pp" <<EOT
@@ -537,10 +569,10 @@ init_host_tree() {
 	fs=$(host_fs "$h")
 	[ -e "$hd/initialized" ] && return 0
 	rm -rf "$fs"
-	pkgetc="$(release_root "$(host_release "$h")")/etc"
+	pkgetc="$(host_root "$h")/etc"
 	excl=(--exclude=puppet/puppetserver/ca --exclude=puppet/ssl --exclude=puppet/puppet.conf)
 	is_primary "$h" || excl+=(--exclude=puppet/puppetserver)
-	if [ "$(sandbox_layout)" = aio ]; then
+	if aio_layout; then
 		# AIO: /etc/puppetlabs/puppet holds what Debian keeps in /etc/puppet; code and
 		# vardir as Puppet's own packages have them.
 		install -d -m 0755 "$fs/etc/puppetlabs" "$fs/etc/puppetlabs/code"
@@ -597,9 +629,9 @@ host_mounts() {
 host_release_mounts() {
 	local h=$1 rel root layout src dst tool bindir d
 	rel=$(host_release "$h")
-	root=$(release_root "$rel")
+	root=$(host_root "$h")
 	layout=$(sandbox_layout)
-	if [ "$layout" = aio ]; then
+	if [ "$layout" != debian ]; then
 		echo "overlay /etc"
 		echo "overlay /opt"
 		echo "overlay /var/log"
@@ -614,7 +646,7 @@ host_release_mounts() {
 	while read -r src dst; do echo "bind $src $root$dst"; done < <(host_mounts "$h")
 	# Debian's Puppet Server hard-codes /etc/puppet/puppetserver in its start script: an
 	# AIO host's Puppet Server configuration is shown to it there too (in its root only).
-	if [ "$layout" = aio ] && is_primary "$h" && has_puppetserver "$h"; then
+	if [ "$layout" != debian ] && is_primary "$h" && has_puppetserver "$h"; then
 		echo "bind $(host_fs "$h")$(layout_path aio "$rel" serverconf) $root/etc/puppet/puppetserver"
 	fi
 	echo "proc $root/proc"
@@ -629,7 +661,7 @@ host_release_mounts() {
 		[ "$bindir" = /usr/bin ] || echo "bind $SANDBOX_ROOT/bin/not-installed /usr/bin/$tool"
 	done
 	# Discovery reads the release's version from where its packages put version.rb.
-	if [ "$layout" = aio ]; then
+	if [ "$layout" != debian ]; then
 		echo "bind $root/usr/lib/ruby/vendor_ruby /opt/puppetlabs/puppet/lib/ruby/vendor_ruby"
 	else
 		echo "bind $root/usr/lib/ruby/vendor_ruby/puppet/version.rb /usr/lib/ruby/vendor_ruby/puppet/version.rb"
@@ -641,7 +673,7 @@ host_env() {
 	local h=$1 rel layout args=""
 	rel=$(host_release "$h")
 	layout=$(sandbox_layout)
-	if [ "$layout" = aio ]; then
+	if [ "$layout" != debian ]; then
 		args="--confdir=/etc/puppetlabs/puppet --codedir=/etc/puppetlabs/code --vardir=/opt/puppetlabs/puppet/cache"
 		args="$args --rundir=/var/run/puppetlabs --logdir=/var/log/puppetlabs/puppet"
 	fi
@@ -649,16 +681,22 @@ host_env() {
 SANDBOX_HOST=$h
 SANDBOX_RELEASE=$rel
 SANDBOX_LAYOUT=$layout
-SANDBOX_RELEASE_ROOT=$(release_root "$rel")
+SANDBOX_RELEASE_ROOT=$(host_root "$h")
 SANDBOX_PUPPET_ARGS="$args"
 SANDBOX_BINDIR=$(layout_path "$layout" "$rel" bindir)
 SANDBOX_CONFDIR=$(layout_path "$layout" "$rel" confdir)
 SANDBOX_SERVERCONF=$(layout_path "$layout" "$rel" serverconf)
 SANDBOX_SERVERLOG=$(layout_path "$layout" "$rel" serverlog)
-SANDBOX_CA_CONFIG=$([ "$layout" = aio ] && echo "$(layout_path "$layout" "$rel" confdir)/puppet.conf")
+SANDBOX_CA_CONFIG=$([ "$layout" != debian ] && echo "$(layout_path "$layout" "$rel" confdir)/puppet.conf")
 SANDBOX_RUNDIR=$(layout_path "$layout" "$rel" rundir)
 SANDBOX_LOGDIR=$(layout_path "$layout" "$rel" logdir)
+SANDBOX_ADDR=$(host_addr "$h")
+SANDBOX_CERTNAME=$(host_fqdn "$h")
 EOT
+	if [ "$layout" = pe ] && is_primary "$h"; then
+		printf 'SANDBOX_PE_VERSION="%s"\nSANDBOX_PE_PGDATA=%s\nSANDBOX_PE_CONSOLE_CERTDIR=%s\n' \
+			"$PE_VERSION" "$PE_PGDATA" "$PE_CONSOLE_CERTDIR"
+	fi
 }
 
 # ---------------------------------------------------------------- ssh material
@@ -785,13 +823,13 @@ start_host() {
 	fi
 	local ops=() kind a b root
 	mapfile -t ops < <(host_release_mounts "$h")
-	local aio=0; [ "$(sandbox_layout)" = aio ] && aio=1
+	local aio=0; aio_layout && aio=1
 	while read -r src dst; do
 		[ -e "$dst" ] || [ "$aio" = 1 ] || die "$h: mount point $dst is missing on this machine (is the package installed?)"
 		pairs+=("$src" "$dst")
 	done < <(host_mounts "$h")
 	# Mount points in a release root are made from outside (the root is ours).
-	root=$(release_root "$(host_release "$h")")
+	root=$(host_root "$h")
 	for op in "${ops[@]}"; do
 		read -r kind a b <<<"$op"
 		if [ "$kind" = bind ] && [ -n "$root" ] && [[ "$b" == "$root"/* ]] && [ ! -e "$b" ]; then
@@ -912,6 +950,21 @@ server_start() {
 		in_host "$PRIMARY" "$SANDBOX_ROOT/service/puppetserver" start
 }
 server_stop() { in_host "$PRIMARY" "$SANDBOX_ROOT/service/puppetserver" stop; }
+# A pe-layout primary's other services, in PE's order (stopped in the reverse order).
+pe_start() {
+	pe_layout || return 0
+	local s
+	for s in "${PE_SERVICES[@]}"; do
+		in_host "$PRIMARY" "$SANDBOX_ROOT/service/$s" start || die "$s did not start (logs: /var/log/puppetlabs/$s in the primary)"
+	done
+}
+pe_stop() {
+	pe_layout || return 0
+	local i
+	for ((i = ${#PE_SERVICES[@]} - 1; i >= 0; i--)); do
+		in_host "$PRIMARY" "$SANDBOX_ROOT/service/${PE_SERVICES[$i]}" stop >/dev/null
+	done
+}
 server_running() { in_host "$PRIMARY" "$SANDBOX_ROOT/service/puppetserver" status >/dev/null 2>&1; }
 
 # parallel_on LABEL "HOST..." CMD ARGS...: run CMD in several hosts at once,
@@ -952,7 +1005,7 @@ primary_ssl_manifest() {
 	local fs
 	fs=$(host_fs "$PRIMARY")
 	local dirs=(etc/puppet var/lib/puppet)
-	[ "$(sandbox_layout)" = aio ] && dirs=(etc/puppetlabs)
+	aio_layout && dirs=(etc/puppetlabs)
 	(
 		cd "$fs" || exit 1
 		find "${dirs[@]}" -printf '%y %m %U:%G %p\n' | LC_ALL=C sort

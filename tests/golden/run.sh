@@ -67,6 +67,7 @@ agent oss-aio
 agent oss-aio-5
 agent pe-2018
 agent pe-2019
+agent pe-2023
 agent pe-3.7
 primary oss-debian
 primary oss-aio
@@ -76,6 +77,7 @@ oss-ca oss-aio
 oss-ca oss-aio-5
 pe-monolithic pe-3.7
 pe-monolithic pe-2019
+pe-monolithic pe-2023
 pe-split pe-3.7
 pe-split pe-2019
 '
