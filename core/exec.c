@@ -1051,7 +1051,10 @@ cw_status exec_rollback(struct exec *ex, struct cw_error *err)
 		cw_status st = backup_restore(ex->transports[h], ex->backups[h].archive, NULL, &e);
 		msg(ex, st ? MSG_ERROR : MSG_INFO, "%s: %s %s", host, st ? "restore FAILED:" : "restored from",
 		    st ? e.msg : ex->backups[h].archive);
-		for (size_t i = 0; !st && running && running[i]; i++) {
+		/* Start in the reverse of the order certwiz first met them (it stops dependents first:
+		 * the agent, then the server, then PuppetDB, then PostgreSQL), so what a service
+		 * needs runs before it. */
+		for (size_t i = strv_len(running); !st && i-- > 0;) {
 			struct service_ctx c = svc_ctx(ex, h, 300, NULL, NULL);
 			struct service_status ss;
 			if (service_start(&c, profile_service(ex->w->profile, running[i]), &ss, &e))

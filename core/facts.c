@@ -224,7 +224,15 @@ const struct profile *profile_detect(const char *root, struct profile *const *pr
 			free(version);
 			continue;
 		}
+		/* The match first (a screen shows one line), then why the others were not it. */
+		char *rest = strbuf_detach(&sb);
+		strbuf_init(&sb);
 		strbuf_addf(&sb, "%s: matches (Puppet %s)", p->name, version ? version : "version unknown");
+		if (*rest) {
+			size_t len = strlen(rest);
+			strbuf_addf(&sb, "; %.*s", (int)(len >= 2 && rest[len - 2] == ';' ? len - 2 : len), rest);
+		}
+		free(rest);
 		free(version);
 		hit = p;
 	}

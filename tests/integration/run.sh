@@ -7,7 +7,8 @@
 # The Puppet release: CERTWIZ_IT_PUPPET (5, 7 or 8; default 7) for the server and every
 # agent, CERTWIZ_IT_AGENT_PUPPET (e.g. "8,7") for agent1, agent2, ... (sandbox/up's
 # --puppet and --agent-puppet), CERTWIZ_IT_LAYOUT (debian or aio: Puppet's AIO paths under
-# /etc/puppetlabs and /opt/puppetlabs; Puppet 5 is always aio, 7 debian, 8 either).
+# /etc/puppetlabs and /opt/puppetlabs; Puppet 5 is always aio, 7 debian, 8 either; pe:
+# Puppet Enterprise's layout and services on Puppet 8, for the pe-* scenarios of pe.sh).
 set -euo pipefail
 certwiz=${1:?usage: tests/integration/run.sh PATH/TO/certwiz}
 certwiz=$(cd "$(dirname "$certwiz")" && pwd)/$(basename "$certwiz")
@@ -443,6 +444,8 @@ fi
 
 # Expiry: inventory, check's own fix, crl-refresh (their own file).
 . "$top/tests/integration/expiry.sh"
+# Puppet Enterprise on the pe layout: pe-monolithic, its rollback (their own file).
+. "$top/tests/integration/pe.sh"
 
 printf '\nintegration: %d passed, %d failed\n' "$passes" "$fails"
 [ "$fails" -eq 0 ]
