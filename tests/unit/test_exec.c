@@ -229,7 +229,16 @@ static void test_rollback(void **state)
 	char *stray = path_join(f->cadir, "stray.pem");
 	test_write(stray, "made after the backup\n");
 
+	char *actions = P(f, "state/actions.log");
+	unlink(actions);
 	assert_int_equal(exec_rollback(f->ex, &e), CW_OK);
+	/* stopped in the order certwiz met them (puppet first), started in the reverse: what a
+	 * service needs (the server for the agent) runs before it */
+	char *done = test_slurp(actions);
+	assert_non_null(done);
+	assert_string_equal(done, "stop puppet\nstop puppetserver\nstart puppetserver\nstart puppet\n");
+	free(done);
+	free(actions);
 	after = test_slurp(ca);
 	assert_non_null(after);
 	assert_string_equal(before, after);

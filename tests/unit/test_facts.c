@@ -124,12 +124,51 @@ static void test_detect(void **state)
 	free(empty);
 }
 
+static struct profile *load_profile(const char *name)
+{
+	char *rel = xasprintf("profiles/%s.cfg", name);
+	char *path = config_find(CW_TEST_SRCDIR, rel);
+	struct profile *p = NULL;
+	struct cw_error e = {0};
+	if (profile_load(path, &p, &e) != CW_OK)
+		fail_msg("%s", e.msg);
+	free(path);
+	free(rel);
+	return p;
+}
+
+/* A PE host has everything an AIO host has: oss-aio (first in name order) must not take it,
+ * because its detect lists PE's pe_version as absent; the match is named first. */
+static void test_detect_absent(void **state)
+{
+	(void)state;
+	struct profile *aio = load_profile("oss-aio"), *pe = load_profile("pe-2023");
+	struct profile *list[] = {aio, pe};
+	char *r = test_tmpdir();
+	test_put(r, "etc/puppetlabs/puppet/puppet.conf", "[main]\ncertname = pe.example.com\n");
+	test_put(r, "opt/puppetlabs/puppet/lib/ruby/vendor_ruby/puppet/version.rb",
+		 "module Puppet\n  PUPPETVERSION = '8.10.0'\nend\n");
+	char *why = NULL;
+	assert_ptr_equal(profile_detect(r, list, 2, &why), aio);
+	free(why);
+	test_put(r, "opt/puppetlabs/server/pe_version", "2025.8.0\n");
+	assert_ptr_equal(profile_detect(r, list, 2, &why), pe);
+	assert_true(strncmp(why, "pe-2023: matches (Puppet 8.10.0); oss-aio: /opt/puppetlabs/server/pe_version present",
+			    strlen("pe-2023: matches (Puppet 8.10.0); oss-aio: /opt/puppetlabs/server/pe_version present")) == 0);
+	free(why);
+	profile_free(aio);
+	profile_free(pe);
+	test_rmrf(r);
+	free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_puppetconf_sections),
 		cmocka_unit_test(test_discover),
 		cmocka_unit_test(test_detect),
+		cmocka_unit_test(test_detect_absent),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
