@@ -152,6 +152,7 @@ PY
   check "after the rollback every PE certificate directory is back byte for byte (files, modes, owners)" \
     cmp -s "$work/pe-before.txt" "$work/pe-after.txt" || diff "$work/pe-before.txt" "$work/pe-after.txt" | head -n 10
   # The rollback starts what ran before, PostgreSQL before PuppetDB (which needs it).
+  check "after the rollback Puppet Server runs again" on primary "$sb/service/pe-puppetserver" status
   check "after the rollback PE-PostgreSQL runs again" on primary "$sb/service/pe-postgresql" status
   check "after the rollback PuppetDB runs again and serves the old certificate" \
     [ "$(served 8081 | openssl x509 -noout -fingerprint -sha256 | sed 's/.*=//')" = "$old_pfp" ]
