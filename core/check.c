@@ -248,15 +248,20 @@ cw_status checks_run(struct wizard *w, int within, long now, struct check_report
 
 	const char *alt = vars_get(&f->vars, "dns_alt_names");
 	if (alt && *alt && w->profile->dialect == DIALECT_MODERN && f->has_ca) {
-		if (f->allow_subject_alt_names == 1)
-			add(r, "alt names allowed", LEVEL_OK, xstrdup("allow-subject-alt-names: true in ca.conf"), NULL);
-		else
+		if (f->allow_subject_alt_names == 1) {
+			/* The file's own name (ca.conf, PE's pe-puppet-server.conf): a screen line is short. */
+			const char *conf = vars_get(&f->vars, "ca_conf"), *base = conf ? strrchr(conf, '/') : NULL;
+			add(r, "alt names allowed", LEVEL_OK,
+			    xasprintf("allow-subject-alt-names: true in %s", base ? base + 1 : conf ? conf : "ca.conf"),
+			    NULL);
+		} else {
 			add(r, "alt names allowed", LEVEL_WARN,
 			    xasprintf("this host uses alt names (%s) but %s does not set allow-subject-alt-names: true", alt,
 				      vars_get(&f->vars, "ca_conf") ? vars_get(&f->vars, "ca_conf") : "ca.conf"),
 			    "add 'allow-subject-alt-names: true' to the certificate-authority section of %s and restart "
 			    "puppetserver; otherwise signing a certificate with alt names answers HTTP 409",
 			    vars_get(&f->vars, "ca_conf") ? vars_get(&f->vars, "ca_conf") : "ca.conf");
+		}
 	}
 
 	/* Room for the backup: twice the size of what it holds. */
