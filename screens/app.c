@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "schedule.h"
 #include "service.h"
 #include "transport.h"
 #include "util.h"
@@ -335,6 +336,28 @@ static void job_services(struct app *a, struct app_job *j)
 	}
 }
 
+/* A fleet step: only the steps still to run (pending, or failed: a retry) are run. */
+static enum sched_verdict fleet_before(void *ctx, size_t step)
+{
+	struct app *a = ctx;
+	enum step_state st = exec_result(a->ex, step)->state;
+	return st == STEP_PENDING || st == STEP_FAILED ? SCHED_RUN : SCHED_SETTLED;
+}
+
+/* Every agent's step of one fleet row, up to ssh.parallel at once; the CA's share calls. A
+ * failed agent does not stop the others: the operator decides once they are all settled. */
+static void job_run_fleet(struct app *a, struct app_job *j)
+{
+	struct sched_opts so = {.parallel = a->w->site.parallel, .window_ms = -1, .confirmed = j->confirmed,
+				.ctx = a, .before = fleet_before};
+	sched_run(a->ex, a->w->plan, j->steps, j->nsteps, &so, &j->err);
+	for (size_t k = 0; k < j->nsteps; k++)
+		if (exec_result(a->ex, j->steps[k])->state == STEP_FAILED && !j->status)
+			j->status = cw_error_set(&j->err, CW_EEXEC, "%s", exec_result(a->ex, j->steps[k])->detail
+									     ? exec_result(a->ex, j->steps[k])->detail
+									     : "a step failed");
+}
+
 static void *worker_main(void *arg)
 {
 	struct app *a = arg;
@@ -356,6 +379,9 @@ static void *worker_main(void *arg)
 		j->status = exec_run_step(a->ex, j->step, j->confirmed, &j->err);
 		if (j->services)
 			job_services(a, j);
+		break;
+	case JOB_RUN_FLEET:
+		job_run_fleet(a, j);
 		break;
 	case JOB_MANUAL_DONE:
 		j->status = exec_manual_done(a->ex, j->step, j->note, &j->err);
@@ -382,6 +408,7 @@ static void job_free(struct app_job *j)
 	free(j->ca_bundle);
 	free(j->outcome);
 	free(j->backup_steps);
+	free(j->steps);
 	check_report_done(&j->checks);
 	hostkey_offers_free(j->offers, j->noffers);
 	j->offers = NULL;
@@ -453,11 +480,47 @@ static void log_checks(struct app *a, char *const *lines)
 	}
 }
 
+/* The agent a step is about (or where it runs). */
+static const char *who_of(const struct app *a, size_t step)
+{
+	const struct plan_step *s = &a->w->plan->steps[step];
+	return s->target ? s->target : a->w->plan->hosts[s->host].name;
+}
+
+/* The last non-empty line of a chunk of output becomes the step's last line. */
+static void set_last_line(struct app *a, size_t step, const char *text, size_t len)
+{
+	size_t end = len;
+	while (end > 0 && (text[end - 1] == '\n' || text[end - 1] == '\r' || text[end - 1] == ' '))
+		end--;
+	if (!end)
+		return;
+	size_t start = end;
+	while (start > 0 && text[start - 1] != '\n')
+		start--;
+	free(a->last_line[step]);
+	a->last_line[step] = xstrndup(text + start, end - start);
+}
+
+static void log_fleet_output(struct app *a, size_t step, const char *text, size_t len)
+{
+	char *copy = xstrndup(text, len);
+	char **lines = strv_split(copy, '\n');
+	const char *name = who_of(a, step);
+	for (size_t k = 0; lines && lines[k]; k++)
+		if (*lines[k])
+			app_log(a, TUI_NORMAL, "%s| %s", name, lines[k]);
+	strv_free(lines);
+	free(copy);
+}
+
 static void handle_event(struct app *a, struct app_event *e)
 {
 	switch (e->kind) {
 	case EV_STARTED: {
 		a->running_step = e->step;
+		if (a->live)
+			a->live[e->step] = true;
 		tui_log_key(&a->log, KEY_END); /* a new command: follow its output again */
 		const struct plan_step *s = &a->w->plan->steps[e->step];
 		if (e->text)
@@ -471,9 +534,30 @@ static void handle_event(struct app *a, struct app_event *e)
 		break;
 	}
 	case EV_OUTPUT:
-		tui_log_write(&a->log, TUI_NORMAL, e->text, e->len);
+		if (a->out && a->out[e->step].len < (256u << 10))
+			strbuf_add(&a->out[e->step], e->text, e->len);
+		if (a->last_line)
+			set_last_line(a, e->step, e->text, e->len);
+		if (a->job.kind == JOB_RUN_FLEET) /* many hosts at once: each line says whose it is */
+			log_fleet_output(a, e->step, e->text, e->len);
+		else
+			tui_log_write(&a->log, TUI_NORMAL, e->text, e->len);
 		break;
 	case EV_FINISHED:
+		if (a->live)
+			a->live[e->step] = false;
+		if (a->last_line) {
+			free(a->last_line[e->step]);
+			a->last_line[e->step] = e->state == STEP_DONE ? xstrdup("done and verified")
+								      : xasprintf("FAILED: %s", e->detail ? e->detail : "?");
+		}
+		if (a->job.kind == JOB_RUN_FLEET) { /* the verdicts are in the host table; failures here */
+			if (e->state != STEP_DONE)
+				app_log(a, TUI_FAIL, "%s %s: step %zu FAILED: %s", tui_glyph(TUI_G_CROSS),
+					who_of(a, e->step), e->step + 1, e->detail ? e->detail : "?");
+			a->steps_finished++;
+			break;
+		}
 		log_checks(a, e->lines);
 		if (e->state == STEP_DONE)
 			app_log(a, TUI_OK, "%s step %zu done and verified", tui_glyph(TUI_G_ARROW), e->step + 1);
@@ -750,6 +834,11 @@ size_t app_step_unit(const struct plan *p, const struct plan_step *s)
 
 enum step_state app_step_state(const struct app *a, size_t i)
 {
+	if (a->busy && a->job.kind == JOB_RUN_FLEET && a->live && i < a->w->plan->nsteps) {
+		if (a->live[i])
+			return STEP_RUNNING;
+		return a->ex ? exec_result(a->ex, i)->state : STEP_PENDING;
+	}
 	if (a->busy && a->running_step == i)
 		return STEP_RUNNING;
 	if (!a->ex)
@@ -806,6 +895,21 @@ void app_refresh_services(struct app *a, size_t h)
 	app_job_start(a, &j);
 }
 
+static void free_step_views(struct app *a)
+{
+	for (size_t i = 0; i < a->nviews; i++) {
+		free(a->last_line[i]);
+		strbuf_done(&a->out[i]);
+	}
+	free(a->live);
+	free(a->last_line);
+	free(a->out);
+	a->live = NULL;
+	a->last_line = NULL;
+	a->out = NULL;
+	a->nviews = 0;
+}
+
 void app_plan_changed(struct app *a)
 {
 	a->plan_gen++;
@@ -813,6 +917,7 @@ void app_plan_changed(struct app *a)
 		tui_services_done(&a->svc[h]);
 	free(a->svc);
 	free(a->ack);
+	free_step_views(a);
 	a->svc = NULL;
 	a->ack = NULL;
 	a->nsvc = 0;
@@ -822,6 +927,10 @@ void app_plan_changed(struct app *a)
 	a->nsvc = p->nhosts;
 	a->svc = xcalloc(p->nhosts, sizeof *a->svc);
 	a->ack = xcalloc(p->nsteps ? p->nsteps : 1, sizeof *a->ack);
+	a->nviews = p->nsteps;
+	a->live = xcalloc(p->nsteps ? p->nsteps : 1, sizeof *a->live);
+	a->last_line = xcalloc(p->nsteps ? p->nsteps : 1, sizeof *a->last_line);
+	a->out = xcalloc(p->nsteps ? p->nsteps : 1, sizeof *a->out);
 	const struct profile *prof = a->w->profile;
 	for (size_t h = 0; h < p->nhosts; h++) {
 		char *title = xasprintf("Services on %s", p->hosts[h].name);
@@ -1229,6 +1338,7 @@ int app_run(const struct wizard_opts *o)
 		tui_services_done(&a->svc[h]);
 	free(a->svc);
 	free(a->ack);
+	free_step_views(a);
 	check_report_done(&a->checks);
 	hostkey_offers_free(a->offers, a->noffers);
 	free(a->progress);
