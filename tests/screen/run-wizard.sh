@@ -338,6 +338,35 @@ compare ro ro
 	[ -e "$tmp/ro-backups" ] && bad "ro: the read-only walk wrote a backup"
 }
 
+# 1b. choosing agents from the CA's list (F2 on the agents field): the read-only root with
+# signed certificates: web1 and bad3 for 825 days, web2 for 20, gone4 revoked, and a thousand
+# more (copies of web1's: the picker must stay quick with them; the names are the files').
+cp -R "$tmp/ro-root" "$tmp/pick-root" && {
+	pca=$tmp/pick-root/etc/puppet/puppetserver/ca
+	mkdir -p "$pca/signed" "$tmp/pick" || exit 1
+	for spec in web1:825:10 web2:20:11 bad3:825:12 gone4:825:13; do
+		n=${spec%%:*} rest=${spec#*:}
+		openssl genpkey -algorithm ed25519 -out "$tmp/pick/$n.key" &&
+			openssl req -new -key "$tmp/pick/$n.key" -config "$tmp/openssl/cnf" -subj "/CN=$n.example.com" \
+				-out "$tmp/pick/$n.csr" &&
+			openssl x509 -req -in "$tmp/pick/$n.csr" -CA "$pca/ca_crt.pem" -CAkey "$pca/ca_key.pem" \
+				-set_serial "${rest#*:}" -days "${rest%%:*}" -out "$pca/signed/$n.example.com.pem" || exit 1
+	done >>"$tmp/openssl/log" 2>&1
+	openssl ca -config "$tmp/openssl/cnf" -keyfile "$pca/ca_key.pem" -cert "$pca/ca_crt.pem" \
+		-revoke "$pca/signed/gone4.example.com.pem" >>"$tmp/openssl/log" 2>&1 &&
+		openssl ca -gencrl -config "$tmp/openssl/cnf" -keyfile "$pca/ca_key.pem" -cert "$pca/ca_crt.pem" \
+			-out "$pca/ca_crl.pem" >>"$tmp/openssl/log" 2>&1 || { cat "$tmp/openssl/log"; exit 1; }
+	i=1000
+	while [ $i -lt 2000 ]; do
+		cp "$pca/signed/web1.example.com.pem" "$pca/signed/node$i.example.com.pem"
+		i=$((i + 1))
+	done
+}
+run pick "$sdir/wizard-pick.keys" -- --root "$tmp/pick-root" --profile oss-debian --config "$tmp/ro.cfg" \
+	--journal-dir "$tmp/pick-journal" --backup-dir "$tmp/pick-backups"
+[ $rc = 0 ] || bad "pick: certwiz exited with $rc: $(cat "$tmp/pick.err")"
+compare pick pick
+
 # 2. a whole run with stand-in commands
 # Without an sshd the run walk did not happen: that is a skip (77), not a pass, and a failure
 # where CERTWIZ_TEST_STRICT=1 says the machine has sshd (tests/run-all.sh).
