@@ -1244,7 +1244,46 @@ static void shutdown_app(struct app *a)
 	}
 }
 
+/* A resumed wizard run: what was finished before, and by whom, in the run's log. */
+static void log_resumed(struct app *a, const char *journal)
+{
+	const struct plan *p = a->w->plan;
+	size_t done = 0;
+	for (size_t i = 0; i < p->nsteps; i++) {
+		enum step_state st = exec_result(a->ex, i)->state;
+		done += st == STEP_SIGNED || st == STEP_SKIPPED || st == STEP_MANUAL_DONE;
+	}
+	app_log(a, TUI_TITLE, "Resumed %s: %zu of %zu steps were finished before", journal, done, p->nsteps);
+	for (size_t i = 0; i < p->nsteps; i++) {
+		const struct step_result *r = exec_result(a->ex, i);
+		if (r->state != STEP_SIGNED && r->state != STEP_SKIPPED && r->state != STEP_MANUAL_DONE)
+			continue;
+		char when[32] = "";
+		time_t t = (time_t)r->signed_at;
+		struct tm tm;
+		if (t && gmtime_r(&t, &tm))
+			strftime(when, sizeof when, " at %Y-%m-%dT%H:%M:%SZ", &tm);
+		app_log(a, TUI_OK, "%s step %zu (%s): %s by %s%s", tui_glyph(TUI_G_CHECK), i + 1, p->steps[i].title,
+			r->state == STEP_SKIPPED ? "skipped" : r->state == STEP_MANUAL_DONE ? "done by hand" : "signed off",
+			r->who ? r->who : "?", when);
+	}
+}
+
+static int app_main(const struct wizard_opts *o, const char *resume);
+
 int app_run(const struct wizard_opts *o)
+{
+	return app_main(o, NULL);
+}
+
+/* `certwiz resume JOURNAL` of a wizard run, in a terminal: the run screen, the finished steps
+ * with who signed them off, the interrupted one re-checked (exec_open does it). */
+int app_resume(const struct wizard_opts *o, const char *journal)
+{
+	return app_main(o, journal);
+}
+
+static int app_main(const struct wizard_opts *o, const char *resume)
 {
 	struct app *a = xcalloc(1, sizeof *a);
 	a->opts = o;
@@ -1287,6 +1326,14 @@ int app_run(const struct wizard_opts *o)
 	if (!op || !*op)
 		op = getenv("LOGNAME");
 	a->operator_name = xstrdup(op ? op : "");
+	if (resume && !st && (st = wizard_build_plan(a->w, &err)) != CW_OK) {
+		open_wizard_failed(&err);
+		wizard_free(a->w);
+		free(a->operator_name);
+		free(a->profile_note);
+		free(a);
+		return cw_status_exit_code(err.code);
+	}
 	if (a->w->plan)
 		app_plan_changed(a);
 
@@ -1312,7 +1359,27 @@ int app_run(const struct wizard_opts *o)
 	tui_confirm_init(&a->quit_confirm, "Quit certwiz?", "", false);
 	a->cur = SCR_WELCOME;
 	a->visited[SCR_WELCOME] = true;
-	screens[SCR_WELCOME]->init(a);
+	if (resume) {
+		/* exec_open re-verifies the backups and re-checks the step that was under way; its
+		 * messages reach the log through the observer. */
+		struct observer obs = app_observer;
+		obs.ctx = a;
+		struct exec_opts eo = {.operator_name = a->operator_name, .obs = &obs, .resume_journal = resume,
+				       .answers_path = o->answers_path, .config_path = o->config_path};
+		if (exec_open(a->w, &eo, &a->ex, &err) != CW_OK) {
+			term_close();
+			open_wizard_failed(&err);
+			a->exit_code = cw_status_exit_code(err.code);
+			a->quit = true;
+		} else {
+			log_resumed(a, resume);
+			for (int i = 0; i <= SCR_EXECUTE; i++)
+				a->visited[i] = true;
+			a->cur = SCR_EXECUTE;
+		}
+	}
+	if (!a->quit)
+		screens[a->cur]->init(a);
 
 	bool redraw = true;
 	while (!a->quit) {

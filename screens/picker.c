@@ -16,6 +16,14 @@ static bool selectable(const struct inventory_entry *e)
 	return e->valid_name && e->state != INV_UNREADABLE;
 }
 
+/* The list is in certname order (the inventory's is soonest expiry first: "expiring within"
+ * shows those). */
+static int by_name(const void *a, const void *b, void *ctx)
+{
+	const struct inventory *inv = ctx;
+	return strcmp(inv->entries[*(const size_t *)a].certname, inv->entries[*(const size_t *)b].certname);
+}
+
 /* Which entries the filter text and the days let through. */
 static void refilter(struct agent_picker *p)
 {
@@ -23,7 +31,8 @@ static void refilter(struct agent_picker *p)
 	const char *d = tui_field_value(&p->days);
 	long within = *d ? strtol(d, NULL, 10) : -1;
 	p->nshown = 0;
-	for (size_t i = 0; p->have_inv && i < p->inv.n; i++) {
+	for (size_t k = 0; p->have_inv && k < p->inv.n; k++) {
+		size_t i = p->order[k];
 		const struct inventory_entry *e = &p->inv.entries[i];
 		if (p->skip && strcmp(e->certname, p->skip) == 0)
 			continue;
@@ -69,8 +78,12 @@ void picker_open(struct agent_picker *p, const char *root, const char *cadir, co
 	size_t n = p->have_inv ? p->inv.n : 0;
 	p->sel = xcalloc(n ? n : 1, sizeof *p->sel);
 	p->shown = xcalloc(n ? n : 1, sizeof *p->shown);
-	for (size_t i = 0; i < n; i++)
+	p->order = xcalloc(n ? n : 1, sizeof *p->order);
+	for (size_t i = 0; i < n; i++) {
+		p->order[i] = i;
 		p->sel[i] = selectable(&p->inv.entries[i]) && strv_contains(chosen, p->inv.entries[i].certname);
+	}
+	qsort_r(p->order, n, sizeof *p->order, by_name, &p->inv);
 	refilter(p);
 }
 
@@ -85,6 +98,7 @@ void picker_close(struct agent_picker *p)
 	free(p->error);
 	free(p->sel);
 	free(p->shown);
+	free(p->order);
 	free(p->skip);
 	memset(p, 0, sizeof *p);
 }
@@ -100,9 +114,9 @@ size_t picker_count(const struct agent_picker *p)
 char **picker_selected(const struct agent_picker *p)
 {
 	char **v = NULL;
-	for (size_t i = 0; p->have_inv && i < p->inv.n; i++)
-		if (p->sel[i])
-			strv_push(&v, p->inv.entries[i].certname);
+	for (size_t k = 0; p->have_inv && k < p->inv.n; k++)
+		if (p->sel[p->order[k]])
+			strv_push(&v, p->inv.entries[p->order[k]].certname);
 	return v;
 }
 

@@ -17,7 +17,8 @@ struct agent_picker {
 	bool have_inv;
 	char *error;            /* why there is no list (owned), or NULL */
 	bool *sel;              /* per inventory entry */
-	size_t *shown, nshown;  /* entries the filter lets through, in the inventory's order */
+	size_t *order;          /* the entries by certname */
+	size_t *shown, nshown;  /* entries the filter lets through, by certname */
 	size_t cursor, top;     /* in shown */
 	struct tui_field filter;
 	struct tui_field days;  /* "expiring within N days" (empty: every certificate) */

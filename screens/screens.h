@@ -232,5 +232,7 @@ bool app_overlay_open(const struct app *a);
 
 /* Entry point (tui/batch.c's batch_wizard calls it). Returns the exit code. */
 int app_run(const struct wizard_opts *o);
+/* `certwiz resume JOURNAL` of a wizard run, in a terminal (tui/batch.c calls it). */
+int app_resume(const struct wizard_opts *o, const char *journal);
 
 #endif

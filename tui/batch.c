@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "exec.h"
 #include "journal.h"
@@ -206,7 +207,7 @@ int batch_run(const struct wizard_opts *o)
 	return run_plan(o, NULL);
 }
 
-int batch_resume(const struct wizard_opts *cli, const char *journal)
+int batch_resume(const struct wizard_opts *cli, const char *journal, bool force_batch)
 {
 	struct cw_error err = {0};
 	struct journal_log log = {0};
@@ -222,19 +223,41 @@ int batch_resume(const struct wizard_opts *cli, const char *journal)
 	}
 	/* The same answers and configuration as the interrupted run, unless given again. */
 	struct wizard_opts o = *cli;
-	char *answers = NULL, *config = NULL;
+	char *answers = NULL, *config = NULL, *who = NULL;
 	for (size_t i = 0; i < log.n; i++)
 		if (log.entries[i].event == JE_RUN_START) {
 			free(answers);
 			free(config);
 			answers = xstrdup(log.entries[i].path);
 			config = xstrdup(log.entries[i].value);
+			if (!who)
+				who = xstrdup(log.entries[i].who ? log.entries[i].who : "");
 		}
 	if (!o.answers_path)
 		o.answers_path = answers;
 	if (!o.config_path)
 		o.config_path = config;
 	journal_log_done(&log);
+	/* A wizard run goes on in the wizard, where the operator signs the rest off as before. */
+	bool wizard_run = who && strncmp(who, "batch:", 6) != 0;
+	free(who);
+	if (wizard_run && !force_batch) {
+		int rc;
+		const char *headless = getenv("CERTWIZ_HEADLESS"); /* the screen tests' terminal */
+		if ((isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)) || (headless && strcmp(headless, "1") == 0)) {
+			int app_resume(const struct wizard_opts *o, const char *journal); /* screens/app.c */
+			rc = app_resume(&o, path);
+		} else {
+			fprintf(stderr, "certwiz: %s is a wizard run: run certwiz resume in a terminal to go on in the "
+					"wizard, or give --batch to go on without a screen (signed off as batch:OPERATOR; "
+					"the wizard's answers do not confirm destructive steps)\n", path);
+			rc = 2;
+		}
+		free(answers);
+		free(config);
+		free(path);
+		return rc;
+	}
 	printf("certwiz resume: %s (answers %s)\n", path, o.answers_path ? o.answers_path : "none");
 	int rc = run_plan(&o, path);
 	free(answers);

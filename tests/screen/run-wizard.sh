@@ -385,6 +385,32 @@ run run "$sdir/wizard-run.keys" CERTWIZ_TEST_ALLOW_ROOT_RUN=1 -- --root "$tmp/ro
 [ $rc = 5 ] || bad "run: certwiz exited with $rc (expected 5: a step failed): $(cat "$tmp/run.err")"
 compare run run
 
+# 2b. a wizard run quit after two steps, then `certwiz resume RUNDIR` in a terminal: the wizard
+# reopens at the run screen (a root and config of its own: the run above changed its root)
+make_root "$tmp/rs-root" && mkdir -p "$tmp/rs-root/var/cache/puppet/client_data/catalog" ||
+	bad "resume: could not make its fake host"
+mkdir -p "$tmp/rs-state" && : >"$tmp/rs-state/puppet.running" && : >"$tmp/rs-state/puppetserver.running"
+sed -e "s|$tmp/root/|$tmp/rs-root/|g" -e "s|$tmp/state\"|$tmp/rs-state\"|g" "$tmp/run.cfg" >"$tmp/rs.cfg"
+rs_args="--root $tmp/rs-root --datadir $sdir/data --profile screen-test --config $tmp/rs.cfg --journal-dir $tmp/rs-journal --backup-dir $tmp/rs-backups"
+run resume-a "$sdir/wizard-resume-a.keys" CERTWIZ_TEST_ALLOW_ROOT_RUN=1 -- $rs_args
+rsd=$(ls -d "$tmp/rs-journal"/*-screen-test 2>/dev/null | head -1)
+[ $rc = 6 ] && [ -n "$rsd" ] || bad "resume: the first half exited with $rc (expected 6: quit): $(cat "$tmp/resume-a.err")"
+run resume-b "$sdir/wizard-resume-b.keys" CERTWIZ_TEST_ALLOW_ROOT_RUN=1 -- resume "$rsd" $rs_args
+[ $rc = 6 ] || bad "resume: the resumed wizard exited with $rc (expected 6: quit again): $(cat "$tmp/resume-b.err")"
+compare resume-b resume
+if [ $update = 0 ] && [ -n "$rsd" ]; then
+	# both halves in one journal; the resumed half signed off as the operator, not batch:
+	grep -q '"key":"resumed"' "$rsd/journal.jsonl" || bad "resume: the journal does not record the resume"
+	[ "$(grep -c '"event":"signoff".*"who":"alice"' "$rsd/journal.jsonl")" = 3 ] ||
+		bad "resume: expected 3 sign-offs by alice: $(grep '"signoff"' "$rsd/journal.jsonl")"
+	grep -q '"who":"batch:' "$rsd/journal.jsonl" && bad "resume: a wizard run was resumed in batch"
+	CERTWIZ_HEADLESS= "$cw" resume "$rsd" $rs_args </dev/null >"$tmp/resume-c.out" 2>&1
+	rc=$?
+	[ $rc = 2 ] && grep -q "is a wizard run" "$tmp/resume-c.out" ||
+		bad "resume: without a terminal a wizard run must ask for --batch (exit $rc): $(cat "$tmp/resume-c.out")"
+	[ $fail = 0 ] && echo "ok: a wizard run was resumed in the wizard, signed off by its operator"
+fi
+
 # 3. an unknown host key: the question in the pre-flight checks (web2's key is not known yet)
 grep -v '^\[web2' "$tmp/sshd/known_hosts" >"$tmp/hk_known_hosts"
 sed "s|known_hosts = \"$tmp/sshd/known_hosts\"|known_hosts = \"$tmp/hk_known_hosts\"|" "$tmp/run.cfg" >"$tmp/hk.cfg"
