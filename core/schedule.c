@@ -327,7 +327,7 @@ cw_status sched_run(struct exec *ex, const struct plan *p, const size_t *steps, 
 	bool stop = false;
 	for (;;) {
 		long wake_at = 0;
-		if (!stop && !promote(&S))
+		if (!stop && ((o->stopped && o->stopped(o->ctx)) || !promote(&S)))
 			stop = true;
 		if (!stop)
 			dispatch(&S, slots, &wake_at);

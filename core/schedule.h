@@ -46,6 +46,9 @@ struct sched_opts {
 	 * after: when it ran, with what exec_run_step returned; false stops the run. */
 	enum sched_verdict (*before)(void *ctx, size_t step);
 	bool (*after)(void *ctx, size_t step, cw_status st, const struct cw_error *err);
+	/* Asked before anything more starts (may be NULL): true stops the run (an operator's
+	 * cancel); steps that are ready are then not started. */
+	bool (*stopped)(void *ctx);
 	const struct observer *obs;  /* host_changed per agent; may be NULL */
 	const struct sched_ops *ops; /* NULL: exec's */
 };

@@ -340,16 +340,25 @@ static void job_services(struct app *a, struct app_job *j)
 static enum sched_verdict fleet_before(void *ctx, size_t step)
 {
 	struct app *a = ctx;
+	if (atomic_load(&a->fleet_stop))
+		return SCHED_STOP; /* cancelled: what runs is stopped, nothing more starts */
 	enum step_state st = exec_result(a->ex, step)->state;
 	return st == STEP_PENDING || st == STEP_FAILED ? SCHED_RUN : SCHED_SETTLED;
+}
+
+static bool fleet_stopped(void *ctx)
+{
+	struct app *a = ctx;
+	return atomic_load(&a->fleet_stop);
 }
 
 /* Every agent's step of one fleet row, up to ssh.parallel at once; the CA's share calls. A
  * failed agent does not stop the others: the operator decides once they are all settled. */
 static void job_run_fleet(struct app *a, struct app_job *j)
 {
+	atomic_store(&a->fleet_stop, false);
 	struct sched_opts so = {.parallel = a->w->site.parallel, .window_ms = -1, .confirmed = j->confirmed,
-				.ctx = a, .before = fleet_before};
+				.ctx = a, .before = fleet_before, .stopped = fleet_stopped};
 	sched_run(a->ex, a->w->plan, j->steps, j->nsteps, &so, &j->err);
 	for (size_t k = 0; k < j->nsteps; k++)
 		if (exec_result(a->ex, j->steps[k])->state == STEP_FAILED && !j->status)

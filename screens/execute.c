@@ -1082,6 +1082,7 @@ static int dialogs_key(struct app *a, struct execute *s, int k)
 		}
 		case C_CANCEL:
 			if (app_busy(a) && a->ex) {
+				atomic_store(&a->fleet_stop, true); /* a fleet row: its waiting agents do not start */
 				exec_cancel(a->ex);
 				app_log(a, TUI_WARN, "%s", "cancelling the running command");
 			}

@@ -14,6 +14,7 @@
 #define CW_SCREENS_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -188,6 +189,7 @@ struct app {
 	char **last_line;            /* per step: its last line of output or its verdict (owned), or NULL */
 	struct strbuf *out;          /* per step: its output, for the fleet view (capped) */
 	size_t nviews;               /* how many steps live, last_line and out hold */
+	atomic_bool fleet_stop;      /* the operator cancelled a fleet row: start no more of its steps */
 	size_t steps_finished;       /* step_finished events seen (progress) */
 	char *progress;              /* what the worker is doing (owned), or NULL */
 	struct check_report checks;  /* pre-flight */

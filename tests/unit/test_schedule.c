@@ -340,6 +340,32 @@ static void test_stop_starts_nothing_more(void **state)
 	fake_done(&f);
 }
 
+/* An operator's cancel: the agents that are ready but not started are not started. */
+static bool stop_when_two_ran(void *ctx)
+{
+	struct fake *f = ctx;
+	pthread_mutex_lock(&f->mu);
+	bool stop = strv_len(f->order) >= 2;
+	pthread_mutex_unlock(&f->mu);
+	return stop;
+}
+
+static void test_cancel_starts_no_ready_step(void **state)
+{
+	static const struct tmpl one[] = {{"run", true, false, false}};
+	struct fake f;
+	fake_init(&f, 6, one, 1);
+	struct sched_ops ops = {.ctx = &f, .run_one = fake_one, .run_batch = fake_batch};
+	struct sched_opts o = {.parallel = 2, .window_ms = 0, .ctx = &f, .after = fake_after, .stopped = stop_when_two_ran,
+			       .ops = &ops};
+	size_t all[6] = {0, 1, 2, 3, 4, 5};
+	struct cw_error err = {0};
+	assert_int_equal(sched_run(NULL, &f.p, all, 6, &o, &err), CW_ECANCEL);
+	assert_int_equal(strv_len(f.order), 2); /* all six were ready; two ran, as the cancel came */
+	assert_int_equal(f.nafter, 2);
+	fake_done(&f);
+}
+
 /* One agent fails: the others go on to the end (the failed one's later steps are exec's to
  * journal as not run). */
 static void test_failed_agent_does_not_stop_others(void **state)
@@ -409,6 +435,7 @@ int main(void)
 		cmocka_unit_test(test_parallel_one_keeps_plan_order_per_agent),
 		cmocka_unit_test(test_stop_starts_nothing_more),
 		cmocka_unit_test(test_failed_agent_does_not_stop_others),
+		cmocka_unit_test(test_cancel_starts_no_ready_step),
 		cmocka_unit_test(test_settled_steps_are_not_run),
 		cmocka_unit_test(test_thousand_agents),
 	};
