@@ -44,7 +44,8 @@ struct execute {
 
 static const struct tui_help_entry help[] = {
 	{NULL, "Before a step"},
-	{"Enter", "run it (a destructive step first asks you to type the certname; a step done by hand "
+	{"Enter", "run it (a destructive step first asks you to type the certname, or for a step on many "
+		  "agents how many; a step done by hand "
 		  "asks what you did)"},
 	{"s", "skip it: you give a reason, which goes into the report"},
 	{"m", "mark it done by hand: certwiz still checks its result where the procedure says how"},
