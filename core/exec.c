@@ -236,7 +236,8 @@ static cw_status adopt(struct exec *ex, const struct journal_log *old, struct cw
 	cw_status st = journal_position(old, &pos, err);
 	if (st)
 		return st;
-	if (pos.ended) {
+	/* A run the operator quit (cancelled) may go on later; one that ended otherwise may not. */
+	if (pos.ended && !(pos.end_outcome && strcmp(pos.end_outcome, "cancelled") == 0)) {
 		st = cw_error_set(err, CW_EINVAL, "that run has ended already (%s): there is nothing to resume",
 				  pos.end_outcome ? pos.end_outcome : "ended");
 		goto out;
@@ -279,12 +280,34 @@ static cw_status adopt(struct exec *ex, const struct journal_log *old, struct cw
 		ex->svcs = xrealloc(ex->svcs, (ex->nsvcs + 1) * sizeof *ex->svcs);
 		ex->svcs[ex->nsvcs++] = (struct svc_snapshot){h, xstrdup(name), was};
 	}
+	/* An agent the operator left out of the run stays out of the resumed one. */
+	for (size_t i = 0; i < old->n; i++) {
+		const struct journal_entry *je = &old->entries[i];
+		size_t h = je->host ? host_index(p, je->host) : p->nhosts;
+		if (je->event == JE_FACT && je->key && strcmp(je->key, "left-out") == 0 && h < p->nhosts)
+			ex->host_failed[h] = true;
+	}
 	for (size_t k = 0; pos.done_steps && pos.done_steps[k]; k++) {
 		size_t i = step_index(p, pos.done_steps[k]);
-		if (i < p->nsteps) {
-			ex->results[i].state = STEP_SIGNED;
-			ex->results[i].who = xstrdup("(before the resume)");
+		if (i >= p->nsteps)
+			continue;
+		/* As it was finished: signed off, skipped or done by hand, by whom, when. */
+		struct step_result *r = &ex->results[i];
+		r->state = STEP_SIGNED;
+		for (size_t e = old->n; e-- > 0;) {
+			const struct journal_entry *je = &old->entries[e];
+			if (!je->step || strcmp(je->step, pos.done_steps[k]) != 0 ||
+			    (je->event != JE_SIGNOFF && je->event != JE_SKIP && je->event != JE_MANUAL_DONE))
+				continue;
+			r->state = je->event == JE_SKIP ? STEP_SKIPPED : je->event == JE_MANUAL_DONE ? STEP_MANUAL_DONE
+												 : STEP_SIGNED;
+			r->who = xstrdup(je->who ? je->who : "?");
+			r->note = je->note ? xstrdup(je->note) : NULL;
+			r->signed_at = je->time;
+			break;
 		}
+		if (!r->who)
+			r->who = xstrdup("(before the resume)");
 	}
 	/* Every step that was under way (started, not signed off): several at once when a wave
 	 * or a batch of agents was running. */
@@ -853,6 +876,17 @@ cw_status exec_run_step(struct exec *ex, size_t i, bool confirmed, struct cw_err
 	return step_end(ex, i, st, &oc, &e, err);
 }
 
+/* Only the step's "before" checks stay in its result (they held when it started). */
+static void keep_before(struct step_result *r)
+{
+	char **kept = NULL;
+	for (size_t k = 0; r->checks && r->checks[k]; k++)
+		if (strncmp(r->checks[k], "ok before:", 10) == 0)
+			strv_push(&kept, r->checks[k]);
+	strv_free(r->checks);
+	r->checks = kept;
+}
+
 /* At most this many agents share one command (each name costs a few dozen bytes of argv). */
 #define BATCH_MAX 100
 
@@ -931,8 +965,9 @@ cw_status exec_run_batch(struct exec *ex, const size_t *steps, size_t n, bool co
 				strv_push_owned(&r->checks, xasprintf("ok exit: the shared command exited with %d, and this "
 								      "agent's verification holds", shared_exit));
 			} else {
-				strv_free(r->checks);
-				r->checks = NULL;
+				/* run on its own: what the shared attempt said goes, what held before stays
+				 * (the CSR's public-key match is part of the record) */
+				keep_before(r);
 				free(r->detail);
 				r->detail = NULL;
 				st = step_body(ex, i, o, &se);

@@ -588,8 +588,15 @@ cw_status journal_position(const struct journal_log *log, struct journal_positio
 				pos->running_exit_code = e->exit_code;
 			}
 			break;
-		case JE_SIGNOFF:
 		case JE_SKIP:
+			/* Not run because an earlier step of its host had failed (certwiz's own skip, not the
+			 * operator's): a resumed run decides again, once that step is re-checked. */
+			if (e->who && strcmp(e->who, "certwiz") == 0) {
+				strv_remove(pos->done_steps, e->step);
+				break;
+			}
+			/* fall through */
+		case JE_SIGNOFF:
 		case JE_MANUAL_DONE:
 			if (!strv_contains(pos->done_steps, e->step))
 				strv_push(&pos->done_steps, e->step);

@@ -368,6 +368,84 @@ static bool backup_verified(const struct rbackup *b)
 	return b->outcome && (strcmp(b->outcome, "verified") == 0 || strcmp(b->outcome, "ok") == 0);
 }
 
+/* ---- each agent's outcome: its steps are those whose id ends in @AGENT ---- */
+
+struct ragent {
+	const char *name;
+	char *outcome;    /* heap */
+	const char *backup;
+};
+
+static const char *left_out_note(const struct model *m, const char *agent)
+{
+	const char *v = NULL;
+	for (size_t i = 0; i < m->nfacts; i++)
+		if (m->facts[i]->key && strcmp(m->facts[i]->key, "left-out") == 0 && same(m->facts[i]->host, agent))
+			v = m->facts[i]->value;
+	return v;
+}
+
+/* Heap array of the agents in step order; *n their count. */
+static struct ragent *agents_of(const struct model *m, size_t *n)
+{
+	struct ragent *v = NULL;
+	*n = 0;
+	for (size_t i = 0; i < m->nsteps; i++) {
+		const char *at = m->steps[i].id ? strchr(m->steps[i].id, '@') : NULL;
+		bool seen = false;
+		for (size_t k = 0; at && k < *n; k++)
+			seen = seen || strcmp(v[k].name, at + 1) == 0;
+		if (at && !seen) {
+			struct ragent a = {.name = at + 1};
+			PUSH(v, *n, a);
+		}
+	}
+	for (size_t k = 0; k < *n; k++) {
+		struct ragent *a = &v[k];
+		size_t total = 0, fine = 0, skipped = 0;
+		const struct rstep *failed = NULL, *open = NULL;
+		size_t failed_no = 0;
+		for (size_t i = 0; i < m->nsteps; i++) {
+			const struct rstep *s = &m->steps[i];
+			const char *at = s->id ? strchr(s->id, '@') : NULL;
+			if (!at || strcmp(at + 1, a->name) != 0)
+				continue;
+			total++;
+			if (same(s->status, "signed off") || same(s->status, "done by hand"))
+				fine++;
+			else if (same(s->status, "skipped") && !same(s->sign_who, "certwiz"))
+				skipped++;
+			else if (same(s->status, "failed") && !failed) {
+				failed = s;
+				failed_no = i + 1;
+			} else if (!open && !same(s->status, "skipped"))
+				open = s;
+		}
+		for (size_t b = 0; b < m->nbackups; b++)
+			if (same(m->backups[b].host, a->name))
+				a->backup = m->backups[b].path;
+		const char *left = left_out_note(m, a->name);
+		if (left)
+			a->outcome = xasprintf("left out: %s", left);
+		else if (failed)
+			a->outcome = xasprintf("FAILED at step %zu (%s): %s", failed_no, failed->id,
+					       failed->fail_reason ? failed->fail_reason : "see the step");
+		else if (fine + skipped == total)
+			a->outcome = skipped ? xasprintf("done (%zu of %zu steps skipped)", skipped, total) : xstrdup("done");
+		else
+			a->outcome = xasprintf("not finished (%zu of %zu steps done; next: %s)", fine, total,
+					       open ? open->id : "?");
+	}
+	return v;
+}
+
+static void agents_free(struct ragent *v, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		free(v[k].outcome);
+	free(v);
+}
+
 static void markdown(const struct model *m, struct strbuf *out)
 {
 	char t1[32], buf[64];
@@ -424,6 +502,21 @@ static void markdown(const struct model *m, struct strbuf *out)
 		}
 	}
 
+	size_t nagents;
+	struct ragent *agents = agents_of(m, &nagents);
+	if (nagents) {
+		strbuf_adds(out, "\n## Agents\n\n");
+		static const char *const cols[] = { "Agent", "Outcome", "Backup", NULL };
+		md_header(out, cols);
+		for (size_t k = 0; k < nagents; k++) {
+			md_row_start(out);
+			md_cell(out, agents[k].name);
+			md_cell(out, agents[k].outcome);
+			md_cell(out, agents[k].backup);
+			strbuf_adds(out, "\n");
+		}
+	}
+	agents_free(agents, nagents);
 	entry_table(out, "Skipped steps", "Skipped by", "Reason", m->skips, m->nskips);
 	entry_table(out, "Manual steps", "Done by", "Note", m->manuals, m->nmanuals);
 	if (m->npairs) {
@@ -548,6 +641,18 @@ static json_object *json_model(const struct model *m)
 		json_object_array_add(steps, js);
 	}
 	json_object_object_add(o, "steps", steps);
+	size_t nagents;
+	struct ragent *agents = agents_of(m, &nagents);
+	json_object *ja = json_object_new_array();
+	for (size_t k = 0; k < nagents; k++) {
+		json_object *a = json_object_new_object();
+		json_object_object_add(a, "name", jstr(agents[k].name));
+		json_object_object_add(a, "outcome", jstr(agents[k].outcome));
+		json_object_object_add(a, "backup", jstr(agents[k].backup));
+		json_object_array_add(ja, a);
+	}
+	json_object_object_add(o, "agents", ja);
+	agents_free(agents, nagents);
 
 	const struct {
 		const char *name, *note_key;

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "schedule.h"
 #include "service.h"
 #include "transport.h"
 #include "util.h"
@@ -335,6 +336,37 @@ static void job_services(struct app *a, struct app_job *j)
 	}
 }
 
+/* A fleet step: only the steps still to run (pending, or failed: a retry) are run. */
+static enum sched_verdict fleet_before(void *ctx, size_t step)
+{
+	struct app *a = ctx;
+	if (atomic_load(&a->fleet_stop))
+		return SCHED_STOP; /* cancelled: what runs is stopped, nothing more starts */
+	enum step_state st = exec_result(a->ex, step)->state;
+	return st == STEP_PENDING || st == STEP_FAILED ? SCHED_RUN : SCHED_SETTLED;
+}
+
+static bool fleet_stopped(void *ctx)
+{
+	struct app *a = ctx;
+	return atomic_load(&a->fleet_stop);
+}
+
+/* Every agent's step of one fleet row, up to ssh.parallel at once; the CA's share calls. A
+ * failed agent does not stop the others: the operator decides once they are all settled. */
+static void job_run_fleet(struct app *a, struct app_job *j)
+{
+	atomic_store(&a->fleet_stop, false);
+	struct sched_opts so = {.parallel = a->w->site.parallel, .window_ms = -1, .confirmed = j->confirmed,
+				.ctx = a, .before = fleet_before, .stopped = fleet_stopped};
+	sched_run(a->ex, a->w->plan, j->steps, j->nsteps, &so, &j->err);
+	for (size_t k = 0; k < j->nsteps; k++)
+		if (exec_result(a->ex, j->steps[k])->state == STEP_FAILED && !j->status)
+			j->status = cw_error_set(&j->err, CW_EEXEC, "%s", exec_result(a->ex, j->steps[k])->detail
+									     ? exec_result(a->ex, j->steps[k])->detail
+									     : "a step failed");
+}
+
 static void *worker_main(void *arg)
 {
 	struct app *a = arg;
@@ -356,6 +388,9 @@ static void *worker_main(void *arg)
 		j->status = exec_run_step(a->ex, j->step, j->confirmed, &j->err);
 		if (j->services)
 			job_services(a, j);
+		break;
+	case JOB_RUN_FLEET:
+		job_run_fleet(a, j);
 		break;
 	case JOB_MANUAL_DONE:
 		j->status = exec_manual_done(a->ex, j->step, j->note, &j->err);
@@ -382,6 +417,7 @@ static void job_free(struct app_job *j)
 	free(j->ca_bundle);
 	free(j->outcome);
 	free(j->backup_steps);
+	free(j->steps);
 	check_report_done(&j->checks);
 	hostkey_offers_free(j->offers, j->noffers);
 	j->offers = NULL;
@@ -453,11 +489,47 @@ static void log_checks(struct app *a, char *const *lines)
 	}
 }
 
+/* The agent a step is about (or where it runs). */
+static const char *who_of(const struct app *a, size_t step)
+{
+	const struct plan_step *s = &a->w->plan->steps[step];
+	return s->target ? s->target : a->w->plan->hosts[s->host].name;
+}
+
+/* The last non-empty line of a chunk of output becomes the step's last line. */
+static void set_last_line(struct app *a, size_t step, const char *text, size_t len)
+{
+	size_t end = len;
+	while (end > 0 && (text[end - 1] == '\n' || text[end - 1] == '\r' || text[end - 1] == ' '))
+		end--;
+	if (!end)
+		return;
+	size_t start = end;
+	while (start > 0 && text[start - 1] != '\n')
+		start--;
+	free(a->last_line[step]);
+	a->last_line[step] = xstrndup(text + start, end - start);
+}
+
+static void log_fleet_output(struct app *a, size_t step, const char *text, size_t len)
+{
+	char *copy = xstrndup(text, len);
+	char **lines = strv_split(copy, '\n');
+	const char *name = who_of(a, step);
+	for (size_t k = 0; lines && lines[k]; k++)
+		if (*lines[k])
+			app_log(a, TUI_NORMAL, "%s| %s", name, lines[k]);
+	strv_free(lines);
+	free(copy);
+}
+
 static void handle_event(struct app *a, struct app_event *e)
 {
 	switch (e->kind) {
 	case EV_STARTED: {
 		a->running_step = e->step;
+		if (a->live)
+			a->live[e->step] = true;
 		tui_log_key(&a->log, KEY_END); /* a new command: follow its output again */
 		const struct plan_step *s = &a->w->plan->steps[e->step];
 		if (e->text)
@@ -471,9 +543,30 @@ static void handle_event(struct app *a, struct app_event *e)
 		break;
 	}
 	case EV_OUTPUT:
-		tui_log_write(&a->log, TUI_NORMAL, e->text, e->len);
+		if (a->out && a->out[e->step].len < (256u << 10))
+			strbuf_add(&a->out[e->step], e->text, e->len);
+		if (a->last_line)
+			set_last_line(a, e->step, e->text, e->len);
+		if (a->job.kind == JOB_RUN_FLEET) /* many hosts at once: each line says whose it is */
+			log_fleet_output(a, e->step, e->text, e->len);
+		else
+			tui_log_write(&a->log, TUI_NORMAL, e->text, e->len);
 		break;
 	case EV_FINISHED:
+		if (a->live)
+			a->live[e->step] = false;
+		if (a->last_line) {
+			free(a->last_line[e->step]);
+			a->last_line[e->step] = e->state == STEP_DONE ? xstrdup("done and verified")
+								      : xasprintf("FAILED: %s", e->detail ? e->detail : "?");
+		}
+		if (a->job.kind == JOB_RUN_FLEET) { /* the verdicts are in the host table; failures here */
+			if (e->state != STEP_DONE)
+				app_log(a, TUI_FAIL, "%s %s: step %zu FAILED: %s", tui_glyph(TUI_G_CROSS),
+					who_of(a, e->step), e->step + 1, e->detail ? e->detail : "?");
+			a->steps_finished++;
+			break;
+		}
 		log_checks(a, e->lines);
 		if (e->state == STEP_DONE)
 			app_log(a, TUI_OK, "%s step %zu done and verified", tui_glyph(TUI_G_ARROW), e->step + 1);
@@ -750,6 +843,11 @@ size_t app_step_unit(const struct plan *p, const struct plan_step *s)
 
 enum step_state app_step_state(const struct app *a, size_t i)
 {
+	if (a->busy && a->job.kind == JOB_RUN_FLEET && a->live && i < a->w->plan->nsteps) {
+		if (a->live[i])
+			return STEP_RUNNING;
+		return a->ex ? exec_result(a->ex, i)->state : STEP_PENDING;
+	}
 	if (a->busy && a->running_step == i)
 		return STEP_RUNNING;
 	if (!a->ex)
@@ -806,6 +904,21 @@ void app_refresh_services(struct app *a, size_t h)
 	app_job_start(a, &j);
 }
 
+static void free_step_views(struct app *a)
+{
+	for (size_t i = 0; i < a->nviews; i++) {
+		free(a->last_line[i]);
+		strbuf_done(&a->out[i]);
+	}
+	free(a->live);
+	free(a->last_line);
+	free(a->out);
+	a->live = NULL;
+	a->last_line = NULL;
+	a->out = NULL;
+	a->nviews = 0;
+}
+
 void app_plan_changed(struct app *a)
 {
 	a->plan_gen++;
@@ -813,6 +926,7 @@ void app_plan_changed(struct app *a)
 		tui_services_done(&a->svc[h]);
 	free(a->svc);
 	free(a->ack);
+	free_step_views(a);
 	a->svc = NULL;
 	a->ack = NULL;
 	a->nsvc = 0;
@@ -822,6 +936,10 @@ void app_plan_changed(struct app *a)
 	a->nsvc = p->nhosts;
 	a->svc = xcalloc(p->nhosts, sizeof *a->svc);
 	a->ack = xcalloc(p->nsteps ? p->nsteps : 1, sizeof *a->ack);
+	a->nviews = p->nsteps;
+	a->live = xcalloc(p->nsteps ? p->nsteps : 1, sizeof *a->live);
+	a->last_line = xcalloc(p->nsteps ? p->nsteps : 1, sizeof *a->last_line);
+	a->out = xcalloc(p->nsteps ? p->nsteps : 1, sizeof *a->out);
 	const struct profile *prof = a->w->profile;
 	for (size_t h = 0; h < p->nhosts; h++) {
 		char *title = xasprintf("Services on %s", p->hosts[h].name);
@@ -1135,7 +1253,46 @@ static void shutdown_app(struct app *a)
 	}
 }
 
+/* A resumed wizard run: what was finished before, and by whom, in the run's log. */
+static void log_resumed(struct app *a, const char *journal)
+{
+	const struct plan *p = a->w->plan;
+	size_t done = 0;
+	for (size_t i = 0; i < p->nsteps; i++) {
+		enum step_state st = exec_result(a->ex, i)->state;
+		done += st == STEP_SIGNED || st == STEP_SKIPPED || st == STEP_MANUAL_DONE;
+	}
+	app_log(a, TUI_TITLE, "Resumed %s: %zu of %zu steps were finished before", journal, done, p->nsteps);
+	for (size_t i = 0; i < p->nsteps; i++) {
+		const struct step_result *r = exec_result(a->ex, i);
+		if (r->state != STEP_SIGNED && r->state != STEP_SKIPPED && r->state != STEP_MANUAL_DONE)
+			continue;
+		char when[32] = "";
+		time_t t = (time_t)r->signed_at;
+		struct tm tm;
+		if (t && gmtime_r(&t, &tm))
+			strftime(when, sizeof when, " at %Y-%m-%dT%H:%M:%SZ", &tm);
+		app_log(a, TUI_OK, "%s step %zu (%s): %s by %s%s", tui_glyph(TUI_G_CHECK), i + 1, p->steps[i].title,
+			r->state == STEP_SKIPPED ? "skipped" : r->state == STEP_MANUAL_DONE ? "done by hand" : "signed off",
+			r->who ? r->who : "?", when);
+	}
+}
+
+static int app_main(const struct wizard_opts *o, const char *resume);
+
 int app_run(const struct wizard_opts *o)
+{
+	return app_main(o, NULL);
+}
+
+/* `certwiz resume JOURNAL` of a wizard run, in a terminal: the run screen, the finished steps
+ * with who signed them off, the interrupted one re-checked (exec_open does it). */
+int app_resume(const struct wizard_opts *o, const char *journal)
+{
+	return app_main(o, journal);
+}
+
+static int app_main(const struct wizard_opts *o, const char *resume)
 {
 	struct app *a = xcalloc(1, sizeof *a);
 	a->opts = o;
@@ -1178,6 +1335,14 @@ int app_run(const struct wizard_opts *o)
 	if (!op || !*op)
 		op = getenv("LOGNAME");
 	a->operator_name = xstrdup(op ? op : "");
+	if (resume && !st && (st = wizard_build_plan(a->w, &err)) != CW_OK) {
+		open_wizard_failed(&err);
+		wizard_free(a->w);
+		free(a->operator_name);
+		free(a->profile_note);
+		free(a);
+		return cw_status_exit_code(err.code);
+	}
 	if (a->w->plan)
 		app_plan_changed(a);
 
@@ -1203,7 +1368,27 @@ int app_run(const struct wizard_opts *o)
 	tui_confirm_init(&a->quit_confirm, "Quit certwiz?", "", false);
 	a->cur = SCR_WELCOME;
 	a->visited[SCR_WELCOME] = true;
-	screens[SCR_WELCOME]->init(a);
+	if (resume) {
+		/* exec_open re-verifies the backups and re-checks the step that was under way; its
+		 * messages reach the log through the observer. */
+		struct observer obs = app_observer;
+		obs.ctx = a;
+		struct exec_opts eo = {.operator_name = a->operator_name, .obs = &obs, .resume_journal = resume,
+				       .answers_path = o->answers_path, .config_path = o->config_path};
+		if (exec_open(a->w, &eo, &a->ex, &err) != CW_OK) {
+			term_close();
+			open_wizard_failed(&err);
+			a->exit_code = cw_status_exit_code(err.code);
+			a->quit = true;
+		} else {
+			log_resumed(a, resume);
+			for (int i = 0; i <= SCR_EXECUTE; i++)
+				a->visited[i] = true;
+			a->cur = SCR_EXECUTE;
+		}
+	}
+	if (!a->quit)
+		screens[a->cur]->init(a);
 
 	bool redraw = true;
 	while (!a->quit) {
@@ -1229,6 +1414,7 @@ int app_run(const struct wizard_opts *o)
 		tui_services_done(&a->svc[h]);
 	free(a->svc);
 	free(a->ack);
+	free_step_views(a);
 	check_report_done(&a->checks);
 	hostkey_offers_free(a->offers, a->noffers);
 	free(a->progress);

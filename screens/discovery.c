@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "picker.h"
 #include "util.h"
 #include "validate.h"
 
@@ -23,6 +24,7 @@ struct discovery {
 	bool has_agents;
 	int focus;
 	char msg[F_COUNT][MSG_SIZE];
+	struct agent_picker picker;  /* F2: the agents from the CA's own list */
 };
 
 static const struct tui_help_entry help[] = {
@@ -35,6 +37,9 @@ static const struct tui_help_entry help[] = {
 		      "server by any of them keep working"},
 	{"Agents", "the agents that get new certificates, comma separated, or the path of a file with one "
 		   "certname a line (# comments)"},
+	{"F2", "choose the agents from the CA's signed certificates: each with its expiry date and whether it "
+	       "is revoked; / filters by name, e shows those expiring within N days, Space selects, a selects "
+	       "all shown, Enter takes them"},
 	{"Esc", "back to the deployment type; nothing has changed yet"},
 	{NULL, NULL},
 };
@@ -108,7 +113,8 @@ static const char *v_agents(const char *v, void *ctx)
 	return result;
 }
 
-static void agents_hint(struct discovery *s, const struct wizard *w)
+/* The names in the agents field: its list, or the file it names (heap strv). */
+static char **field_names(const struct discovery *s)
 {
 	const char *v = tui_field_value(&s->f[F_AGENTS]);
 	char **names = NULL;
@@ -117,12 +123,19 @@ static void agents_hint(struct discovery *s, const struct wizard *w)
 		agents_file_read(v, &names, &e);
 	else
 		names = strv_split(v, ',');
+	return names;
+}
+
+static void agents_hint(struct discovery *s, const struct wizard *w)
+{
+	const char *v = tui_field_value(&s->f[F_AGENTS]);
+	char **names = field_names(s);
 	size_t n = strv_len(names);
 	strv_free(names);
 	char buf[160];
 	bool needed = w->proc && strcmp(w->proc->name, "agent") == 0;
 	if (!n)
-		snprintf(buf, sizeof buf, "%s: certnames, comma-separated, or a file (one a line)",
+		snprintf(buf, sizeof buf, "%s: a,b,... or a file (one a line); F2: the CA's list",
 			 needed ? "needed" : "optional");
 	else
 		snprintf(buf, sizeof buf, "%zu agent%s%s", n, n == 1 ? "" : "s", *v == '/' ? " in the file" : "");
@@ -212,10 +225,20 @@ static const struct tui_hint hints[] = {
 	{"Tab", "next field"}, {"Enter", "continue"}, {"Esc", "back"}, {"F1", "help"}, {"C-c", "quit"}, {NULL, NULL},
 };
 
+static const struct tui_hint hints_agents[] = {
+	{"Tab", "next field"}, {"F2", "agents from the CA"}, {"Enter", "continue"}, {"Esc", "back"}, {"F1", "help"},
+	{"C-c", "quit"}, {NULL, NULL},
+};
+static const struct tui_hint hints_picker[] = {
+	{"/", "filter"}, {"e", "expiring within"}, {"Tab", "next"}, {NULL, NULL},
+};
+
 static const struct tui_hint *get_hints(struct app *a)
 {
-	(void)a;
-	return hints;
+	struct discovery *s = a->priv[SCR_DISCOVERY];
+	if (s->picker.open)
+		return hints_picker;
+	return s->has_agents ? hints_agents : hints;
 }
 
 /* The alt names of puppet.conf and of the certificate, without the certname. */
@@ -343,6 +366,38 @@ static void draw(struct app *a, WINDOW *w, struct tui_rect r)
 			snprintf(busy + strlen(busy), sizeof busy - strlen(busy), "%s", tui_glyph(TUI_G_ELLIPSIS));
 		tui_puts_right(w, y, r.x + r.w, 12, term_style(checking ? TUI_RUNNING : TUI_DIM), busy);
 	}
+	if (s->picker.open)
+		picker_draw(&s->picker, w, r);
+}
+
+static void open_picker(struct app *a, struct discovery *s)
+{
+	const struct wizard *wz = a->w;
+	char **chosen = field_names(s);
+	picker_open(&s->picker, wz->site.root, vars_get(&wz->facts.vars, "cadir"), vars_get(&wz->facts.vars, "ssldir"),
+		    tui_field_value(&s->f[F_CERTNAME]), chosen);
+	strv_free(chosen);
+}
+
+static int picker_keys(struct app *a, struct discovery *s, int k)
+{
+	int r = picker_key(&s->picker, k);
+	if (r & TUI_SELECT) {
+		char **names = picker_selected(&s->picker);
+		char *joined = strv_join(names, ",");
+		tui_field_set(&s->f[F_AGENTS], joined);
+		s->f[F_AGENTS].cur = 0;
+		agents_hint(s, a->w);
+		app_notice(a, "%zu agent%s chosen from the CA's list", strv_len(names), strv_len(names) == 1 ? "" : "s");
+		free(joined);
+		strv_free(names);
+		s->focus = F_AGENTS;
+	}
+	if (r & (TUI_SELECT | TUI_BACK)) {
+		picker_close(&s->picker);
+		return TUI_HANDLED | TUI_REDRAW;
+	}
+	return r | TUI_HANDLED;
 }
 
 static int next_focus(const struct discovery *s, int dir)
@@ -397,11 +452,18 @@ static int apply(struct app *a, struct discovery *s)
 static int key(struct app *a, int k)
 {
 	struct discovery *s = a->priv[SCR_DISCOVERY];
+	if (s->picker.open && k != TUI_KEY_WAKE && k != TUI_KEY_IDLE)
+		return picker_keys(a, s, k);
 	switch (k) {
 	case TUI_KEY_WAKE:
 	case TUI_KEY_IDLE:
 		start_services(a); /* when an earlier job kept it from starting */
 		return TUI_UNHANDLED;
+	case KEY_F(2):
+		if (!s->has_agents)
+			return TUI_UNHANDLED;
+		open_picker(a, s);
+		return TUI_HANDLED | TUI_REDRAW;
 	case '\t':
 	case KEY_DOWN:
 		s->focus = next_focus(s, 1);
@@ -426,6 +488,7 @@ static void done(struct app *a)
 	struct discovery *s = a->priv[SCR_DISCOVERY];
 	for (int i = 0; i < F_COUNT; i++)
 		tui_field_done(&s->f[i]);
+	picker_close(&s->picker);
 	free(s);
 	a->priv[SCR_DISCOVERY] = NULL;
 }

@@ -23,7 +23,7 @@ static const struct tui_help_entry help[] = {
 	{NULL, "Reading the plan"},
 	{"$ command", "exactly what runs, as you would type it (certwiz never goes through a shell)"},
 	{"DESTRUCTIVE", "the step deletes or replaces keys or certificates: it runs only after the verified "
-			"backup of its host and after you type the certname"},
+			"backup of its host and after you type the certname (for a step on many agents: how many)"},
 	{NULL, NULL},
 };
 

@@ -14,6 +14,7 @@
 #define CW_SCREENS_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -69,6 +70,7 @@ enum job_kind {
 	JOB_CHECKS,         /* pre-flight: checks_run, then an SSH connect to each remote host */
 	JOB_OPEN_BACKUP,    /* pre-flight: exec_open (if not open), then the CA host's backups */
 	JOB_RUN_STEP,       /* exec_run_step(step, confirmed), then the host's services */
+	JOB_RUN_FLEET,      /* one step for many agents: steps[] through the scheduler (core/schedule.h) */
 	JOB_MANUAL_DONE,    /* exec_manual_done(step, note): it runs the step's verification */
 	JOB_ROLLBACK,       /* exec_rollback */
 	JOB_SERVICES,       /* exec_service_status of services on host */
@@ -85,6 +87,8 @@ struct app_job {
 	char *ca_bundle;      /* LOCAL_SERVICES: to judge the served certificate (owned) */
 	char *outcome;        /* CLOSE (owned) */
 	size_t *backup_steps; /* OPEN_BACKUP: steps to run (owned) */
+	size_t *steps;        /* RUN_FLEET: the steps, one per agent, in plan order (owned) */
+	size_t nsteps;
 	char *answers;        /* OPEN_BACKUP: the operator's choices as an answers file, for resume (owned) */
 	size_t nbackup;
 	unsigned gen;         /* the facts/plan generation it was started for */
@@ -181,6 +185,11 @@ struct app {
 	unsigned local_svc_gen;
 	size_t running_step;         /* SIZE_MAX: none */
 	bool *ack;                   /* per step: it failed and the operator went on */
+	bool *live;                  /* per step: started and not finished (a fleet runs many at once) */
+	char **last_line;            /* per step: its last line of output or its verdict (owned), or NULL */
+	struct strbuf *out;          /* per step: its output, for the fleet view (capped) */
+	size_t nviews;               /* how many steps live, last_line and out hold */
+	atomic_bool fleet_stop;      /* the operator cancelled a fleet row: start no more of its steps */
 	size_t steps_finished;       /* step_finished events seen (progress) */
 	char *progress;              /* what the worker is doing (owned), or NULL */
 	struct check_report checks;  /* pre-flight */
@@ -225,5 +234,7 @@ bool app_overlay_open(const struct app *a);
 
 /* Entry point (tui/batch.c's batch_wizard calls it). Returns the exit code. */
 int app_run(const struct wizard_opts *o);
+/* `certwiz resume JOURNAL` of a wizard run, in a terminal (tui/batch.c calls it). */
+int app_resume(const struct wizard_opts *o, const char *journal);
 
 #endif

@@ -18,8 +18,8 @@ static const char intro[] =
 	"\n"
 	"Nothing changes on this host until you confirm it. Every command is shown before it runs. "
 	"Nothing is deleted before a backup has been written and read back, and a destructive step "
-	"runs only after you type the certname. Each step is checked with OpenSSL and signed off by "
-	"you; a journal and a report record everything.";
+	"runs only after you type the certname (for a step on many agents: how many). Each step is "
+	"checked with OpenSSL and signed off by you; a journal and a report record everything.";
 
 static const struct tui_help_entry help[] = {
 	{NULL, "Welcome"},

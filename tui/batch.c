@@ -5,18 +5,19 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "exec.h"
 #include "journal.h"
+#include "schedule.h"
 #include "util.h"
 
 /* Output of steps. While several hosts run at once, each step's lines go to its own buffer,
- * printed whole when the wave ends, so the output of two hosts never interleaves. */
+ * printed whole when the step is settled, so the output of two hosts never interleaves. */
 struct printer {
 	const struct plan *plan;
 	bool at_line_start;
@@ -53,14 +54,50 @@ static bool *line_start(struct printer *pr, const struct plan_step *s)
 
 /* Test hook for the fault tests: CERTWIZ_TEST_STOP_AT=boundary,started makes a batch run
  * stop itself (SIGSTOP) after each sign-off and as each destructive step starts, so a test can
- * SIGKILL it at exactly that point and resume. */
-static void test_stop(const char *where)
+ * SIGKILL it at exactly that point and resume. Several agents run at once: one mutex makes a
+ * sign-off and its stop one event that no other thread's stop can come between, and each stop
+ * says on stderr which it is, for the test to count. */
+static pthread_mutex_t test_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static bool test_wants(const char *where)
 {
 	const char *at = getenv("CERTWIZ_TEST_STOP_AT");
-	if (at && strstr(at, where)) {
-		fflush(stdout);
-		raise(SIGSTOP);
+	return at && strstr(at, where);
+}
+
+/* With test_mu held. */
+static void test_stop_locked(const char *where)
+{
+	if (!test_wants(where))
+		return;
+	fflush(stdout);
+	fprintf(stderr, "certwiz: test stop at %s\n", where);
+	fflush(stderr);
+	raise(SIGSTOP);
+}
+
+static void test_stop(const char *where)
+{
+	if (!test_wants(where))
+		return;
+	pthread_mutex_lock(&test_mu);
+	test_stop_locked(where);
+	pthread_mutex_unlock(&test_mu);
+}
+
+/* Sign step i off, then stop there when the test asks: one event for the fault test. */
+static cw_status sign_and_stop(struct exec *ex, size_t i, const char *note, struct cw_error *err)
+{
+	pthread_mutex_lock(&test_mu);
+	cw_status st = exec_sign_off(ex, i, note, err);
+	if (!st) {
+		const struct step_result *r = exec_result(ex, i);
+		if (strcmp(note, "batch run") == 0)
+			printf("        signed off by %s\n", r->who);
+		test_stop_locked("boundary");
 	}
+	pthread_mutex_unlock(&test_mu);
+	return st;
 }
 
 static void on_started(void *ctx, const struct plan_step *s, char *const *argv)
@@ -170,7 +207,7 @@ int batch_run(const struct wizard_opts *o)
 	return run_plan(o, NULL);
 }
 
-int batch_resume(const struct wizard_opts *cli, const char *journal)
+int batch_resume(const struct wizard_opts *cli, const char *journal, bool force_batch)
 {
 	struct cw_error err = {0};
 	struct journal_log log = {0};
@@ -186,19 +223,41 @@ int batch_resume(const struct wizard_opts *cli, const char *journal)
 	}
 	/* The same answers and configuration as the interrupted run, unless given again. */
 	struct wizard_opts o = *cli;
-	char *answers = NULL, *config = NULL;
+	char *answers = NULL, *config = NULL, *who = NULL;
 	for (size_t i = 0; i < log.n; i++)
 		if (log.entries[i].event == JE_RUN_START) {
 			free(answers);
 			free(config);
 			answers = xstrdup(log.entries[i].path);
 			config = xstrdup(log.entries[i].value);
+			if (!who)
+				who = xstrdup(log.entries[i].who ? log.entries[i].who : "");
 		}
 	if (!o.answers_path)
 		o.answers_path = answers;
 	if (!o.config_path)
 		o.config_path = config;
 	journal_log_done(&log);
+	/* A wizard run goes on in the wizard, where the operator signs the rest off as before. */
+	bool wizard_run = who && strncmp(who, "batch:", 6) != 0;
+	free(who);
+	if (wizard_run && !force_batch) {
+		int rc;
+		const char *headless = getenv("CERTWIZ_HEADLESS"); /* the screen tests' terminal */
+		if ((isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)) || (headless && strcmp(headless, "1") == 0)) {
+			int app_resume(const struct wizard_opts *o, const char *journal); /* screens/app.c */
+			rc = app_resume(&o, path);
+		} else {
+			fprintf(stderr, "certwiz: %s is a wizard run: run certwiz resume in a terminal to go on in the "
+					"wizard, or give --batch to go on without a screen (signed off as batch:OPERATOR; "
+					"the wizard's answers do not confirm destructive steps)\n", path);
+			rc = 2;
+		}
+		free(answers);
+		free(config);
+		free(path);
+		return rc;
+	}
 	printf("certwiz resume: %s (answers %s)\n", path, o.answers_path ? o.answers_path : "none");
 	int rc = run_plan(&o, path);
 	free(answers);
@@ -214,11 +273,6 @@ struct run_ctx {
 	struct printer *pr;
 	cw_status first_error;
 	bool stop;
-	cw_status *st;             /* per step: what exec_run_step returned */
-	struct cw_error *errs;     /* per step */
-	const size_t *todo;        /* the wave being run */
-	size_t ntodo;
-	atomic_size_t next;
 };
 
 static void note_error(struct run_ctx *c, cw_status st)
@@ -227,10 +281,11 @@ static void note_error(struct run_ctx *c, cw_status st)
 		c->first_error = st;
 }
 
-/* Before running step i: resume states, skip list, manual steps, destructive consent.
- * True when the step is to run. */
-static bool pre_step(struct run_ctx *c, size_t i)
+/* Before step i runs (the scheduler asks when its agent's previous step is settled): resume
+ * states, skip list, manual steps, destructive consent. */
+static enum sched_verdict pre_step(void *ctx, size_t i)
 {
+	struct run_ctx *c = ctx;
 	const struct plan *p = c->p;
 	const struct plan_step *s = &p->steps[i];
 	const struct site *site = c->site;
@@ -238,27 +293,25 @@ static bool pre_step(struct run_ctx *c, size_t i)
 	enum step_state before = exec_result(c->ex, i)->state;
 	if (before == STEP_SIGNED || before == STEP_SKIPPED || before == STEP_MANUAL_DONE) {
 		printf("\n[%zu/%zu] %s\n        => done before the resume\n", i + 1, p->nsteps, s->title);
-		return false;
+		return SCHED_SETTLED;
 	}
 	if (before == STEP_DONE) { /* was running at the crash; its verification holds */
 		printf("\n[%zu/%zu] %s\n        => verified after the resume\n", i + 1, p->nsteps, s->title);
-		if (exec_sign_off(c->ex, i, "verified after resume", &err)) {
+		if (sign_and_stop(c->ex, i, "verified after resume", &err)) {
 			printf("        => %s\n", err.msg);
 			note_error(c, err.code);
-			c->stop = true;
-		} else {
-			test_stop("boundary");
+			return SCHED_STOP;
 		}
-		return false;
+		return SCHED_SETTLED;
 	}
 	if (strv_contains(site->skip, s->id) || strv_contains(site->skip, s->tmpl_id)) {
 		const char *why = site->skip_reason ? site->skip_reason : "listed under skip in the answers file";
 		printf("\n[%zu/%zu] %s\n        SKIPPED: %s\n", i + 1, p->nsteps, s->title, why);
 		if (exec_skip_step(c->ex, i, why, &err)) {
 			note_error(c, err.code);
-			c->stop = true;
+			return SCHED_STOP;
 		}
-		return false;
+		return SCHED_SETTLED;
 	}
 	if (s->kind == STEP_MANUAL) {
 		printf("\n[%zu/%zu] %s (manual)\n", i + 1, p->nsteps, s->title);
@@ -266,106 +319,41 @@ static bool pre_step(struct run_ctx *c, size_t i)
 			if (exec_manual_done(c->ex, i, "done by hand (answers file: manual_done)", &err)) {
 				printf("        => FAILED: %s\n", err.msg);
 				note_error(c, err.code);
-				return false;
+				return SCHED_SETTLED;
 			}
 			printf("        => marked done (answers file: manual_done)\n");
-			return false;
+			return SCHED_SETTLED;
 		}
 		printf("        %s\n        => NOT DONE: do it by hand, add \"%s\" to manual_done in the answers "
 		       "file and run again\n", s->manual, s->id);
 		note_error(c, CW_EEXEC);
-		c->stop = true;
-		return false;
+		return SCHED_STOP;
 	}
 	if (s->destructive && !site->confirm_destructive) {
 		printf("\n[%zu/%zu] %s\n        => REFUSED: this step is destructive; set confirm_destructive = "
 		       "true in the answers file to allow it\n", i + 1, p->nsteps, s->title);
 		note_error(c, CW_EINVAL);
-		c->stop = true;
-		return false;
+		return SCHED_STOP;
 	}
-	return true;
+	if (c->pr->buffered) {
+		c->pr->line_start[i] = true;
+		strbuf_reset(&c->pr->bufs[i]);
+	}
+	return SCHED_RUN;
 }
 
-static void *wave_worker(void *arg)
+/* After step i ran: its buffered output, the sign-off, and what a failure means for the run.
+ * False stops the run. */
+static bool post_step(void *ctx, size_t i, cw_status st, const struct cw_error *err)
 {
-	struct run_ctx *c = arg;
-	for (;;) {
-		size_t k = atomic_fetch_add(&c->next, 1);
-		if (k >= c->ntodo)
-			return NULL;
-		size_t i = c->todo[k];
-		c->st[i] = exec_run_step(c->ex, i, c->site->confirm_destructive, &c->errs[i]);
-	}
-}
-
-/* Run the steps of a wave: one at a time, or on up to `parallel` threads (one host each). */
-static void run_wave(struct run_ctx *c, const size_t *todo, size_t n, int parallel)
-{
-	c->st = xcalloc(c->p->nsteps, sizeof *c->st);
-	c->errs = xcalloc(c->p->nsteps, sizeof *c->errs);
-	c->todo = todo;
-	c->ntodo = n;
-	atomic_store(&c->next, 0);
-	size_t threads = n > 1 && parallel > 1 ? (n < (size_t)parallel ? n : (size_t)parallel) : 0;
-	if (!threads) {
-		wave_worker(c);
-		return;
-	}
-	c->pr->buffered = true;
-	for (size_t k = 0; k < n; k++) {
-		c->pr->line_start[todo[k]] = true;
-		strbuf_reset(&c->pr->bufs[todo[k]]);
-	}
-	pthread_t *tid = xcalloc(threads, sizeof *tid);
-	size_t started = 0;
-	for (; started < threads; started++)
-		if (pthread_create(&tid[started], NULL, wave_worker, c) != 0)
-			break;
-	if (!started)
-		wave_worker(c);
-	for (size_t t = 0; t < started; t++)
-		pthread_join(tid[t], NULL);
-	free(tid);
-	c->pr->buffered = false;
-}
-
-/* Run a wave of batch steps (the CA's side for many agents): one shared command where Puppet
- * allows it; each step's output is kept apart for post_step. */
-static void run_batch(struct run_ctx *c, const size_t *todo, size_t n)
-{
-	c->st = xcalloc(c->p->nsteps, sizeof *c->st);
-	c->errs = xcalloc(c->p->nsteps, sizeof *c->errs);
-	c->todo = todo;
-	c->ntodo = n;
-	cw_status *sts = xcalloc(n, sizeof *sts);
-	struct cw_error *errs = xcalloc(n, sizeof *errs);
-	c->pr->buffered = true;
-	for (size_t k = 0; k < n; k++) {
-		c->pr->line_start[todo[k]] = true;
-		strbuf_reset(&c->pr->bufs[todo[k]]);
-	}
-	exec_run_batch(c->ex, todo, n, c->site->confirm_destructive, sts, errs);
-	c->pr->buffered = false;
-	for (size_t k = 0; k < n; k++) {
-		c->st[todo[k]] = sts[k];
-		c->errs[todo[k]] = errs[k];
-	}
-	free(sts);
-	free(errs);
-}
-
-/* After step i ran: its buffered output, the sign-off, and what a failure means for the run. */
-static void post_step(struct run_ctx *c, size_t i)
-{
+	struct run_ctx *c = ctx;
 	const struct plan *p = c->p;
 	const struct plan_step *s = &p->steps[i];
+	struct cw_error e = {0};
 	if (c->pr->bufs[i].len) {
 		fputs(c->pr->bufs[i].buf, stdout);
 		strbuf_reset(&c->pr->bufs[i]);
 	}
-	cw_status st = c->st[i];
-	struct cw_error *err = &c->errs[i];
 	const struct step_result *r = exec_result(c->ex, i);
 	if (r->state == STEP_HOST_FAILED) {
 		printf("\n[%zu/%zu] %s\n        => %s\n", i + 1, p->nsteps, s->title, r->detail);
@@ -378,22 +366,13 @@ static void post_step(struct run_ctx *c, size_t i)
 		if (st == CW_EBACKUP || exec_host_failed(c->ex, 0) ||
 		    (c->site->on_failure && strcmp(c->site->on_failure, "rollback") == 0))
 			c->stop = true;
-	} else if (exec_sign_off(c->ex, i, "batch run", err)) {
-		printf("        => %s\n", err->msg);
-		note_error(c, err->code);
+	} else if (sign_and_stop(c->ex, i, "batch run", &e)) {
+		printf("        => %s\n", e.msg);
+		note_error(c, e.code);
 		c->stop = true;
-	} else {
-		printf("        signed off by %s\n", r->who);
-		test_stop("boundary");
 	}
 	fflush(stdout);
-	if (c->todo && i == c->todo[c->ntodo - 1]) {
-		free(c->st);
-		free(c->errs);
-		c->st = NULL;
-		c->errs = NULL;
-		c->todo = NULL;
-	}
+	return !c->stop;
 }
 
 static int run_plan(const struct wizard_opts *o, const char *resume)
@@ -462,25 +441,16 @@ static int run_plan(const struct wizard_opts *o, const char *resume)
 	pr.bufs = xcalloc(p->nsteps ? p->nsteps : 1, sizeof *pr.bufs);
 	pr.line_start = xcalloc(p->nsteps ? p->nsteps : 1, sizeof *pr.line_start);
 	pthread_mutex_init(&pr.mu, NULL);
-	for (size_t i = 0; i < p->nsteps && !c->stop; i++) {
-		/* A wave: the same step for every agent, one after the other in the plan. */
-		size_t j = i + 1;
-		while (p->steps[i].target && j < p->nsteps && p->steps[j].target &&
-		       strcmp(p->steps[j].tmpl_id, p->steps[i].tmpl_id) == 0)
-			j++;
-		size_t *todo = xcalloc(j - i, sizeof *todo), ntodo = 0;
-		for (size_t k = i; k < j && !c->stop; k++)
-			if (pre_step(c, k))
-				todo[ntodo++] = k;
-		if (!c->stop && ntodo && p->steps[todo[0]].batch)
-			run_batch(c, todo, ntodo);
-		else if (!c->stop && ntodo)
-			run_wave(c, todo, ntodo, site->parallel);
-		for (size_t k = 0; k < ntodo; k++) /* every step that ran is reported and signed */
-			post_step(c, todo[k]);
-		free(todo);
-		i = j - 1;
-	}
+	/* Every agent goes on as soon as its own previous step is signed off (core/schedule.c). */
+	pr.buffered = site->parallel > 1;
+	size_t *all = xcalloc(p->nsteps ? p->nsteps : 1, sizeof *all);
+	for (size_t i = 0; i < p->nsteps; i++)
+		all[i] = i;
+	struct sched_opts so = {.parallel = site->parallel, .window_ms = -1, .confirmed = site->confirm_destructive,
+				.ctx = c, .before = pre_step, .after = post_step};
+	sched_run(ex, p, all, p->nsteps, &so, &err);
+	free(all);
+	pr.buffered = false;
 	cw_status first_error = c->first_error;
 	for (size_t i = 0; i < p->nsteps; i++)
 		strbuf_done(&pr.bufs[i]);

@@ -38,7 +38,8 @@ static const char usage[] =
 	"  inventory         on the CA server: every signed certificate with its expiry, serial,\n"
 	"                    alt names and revocation, the CA certificates and the CRL\n"
 	"  resume JOURNAL    continue an interrupted run (crash, kill, lost session) from its journal\n"
-	"                    (RUNDIR/journal.jsonl, or RUNDIR)\n"
+	"                    (RUNDIR/journal.jsonl, or RUNDIR): a wizard run in the wizard, at its\n"
+	"                    run screen; a batch run in batch (--batch: a wizard run too)\n"
 	"  report JOURNAL    print the change record of a run (Markdown; --json for JSON)\n"
 	"  restore BACKUP    put a backup archive back, byte for byte, on this host or (--host) on\n"
 	"                    the agent that holds it; running Puppet services are stopped and\n"
@@ -65,6 +66,7 @@ static const char usage[] =
 	"      --on-failure WHAT     run: stop (default) or rollback (restore every backup)\n"
 	"      --json                report: JSON instead of Markdown\n"
 	"      --yes                 restore: do not ask (batch)\n"
+	"      --batch               resume: go on without a screen, even for a wizard run\n"
 	"      --host NAME           restore: the backup is on this host (over SSH, settings from\n"
 	"                            the site config's hosts and ssh sections)\n"
 	"      --within DAYS         check, inventory: warn about certificates expiring within DAYS\n"
@@ -91,7 +93,7 @@ static const char usage[] =
 
 enum { OPT_PUPPETDB = 256, OPT_CONSOLE, OPT_CONFIG, OPT_DATADIR, OPT_OPERATOR, OPT_ROOT,
        OPT_BACKUP_DIR, OPT_JOURNAL_DIR, OPT_WITHIN, OPT_JSON, OPT_YES, OPT_HOST, OPT_PARALLEL, OPT_ON_FAILURE,
-       OPT_WRITE_AGENTS };
+       OPT_WRITE_AGENTS, OPT_BATCH };
 
 static const struct option long_opts[] = {
 	{"procedure", required_argument, NULL, 'p'},
@@ -116,6 +118,7 @@ static const struct option long_opts[] = {
 	{"yes", no_argument, NULL, OPT_YES},
 	{"host", required_argument, NULL, OPT_HOST},
 	{"write-agents", required_argument, NULL, OPT_WRITE_AGENTS},
+	{"batch", no_argument, NULL, OPT_BATCH},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -417,7 +420,7 @@ static const char *abs_arg(char ***owned, const char *path)
 }
 
 static int dispatch(const char *cmd, struct wizard_opts *o, const char *operand, const char *host,
-		    bool json, bool yes, int within, bool within_given, const char *agents_out)
+		    bool json, bool yes, int within, bool within_given, const char *agents_out, bool batch)
 {
 	if (!cmd)
 		return batch_wizard(o);
@@ -428,7 +431,7 @@ static int dispatch(const char *cmd, struct wizard_opts *o, const char *operand,
 	if (strcmp(cmd, "report") == 0)
 		return cmd_report(operand, json);
 	if (strcmp(cmd, "resume") == 0)
-		return batch_resume(o, operand);
+		return batch_resume(o, operand, batch);
 	if (strcmp(cmd, "restore") == 0)
 		return cmd_restore(o, operand, host, yes);
 	if (strcmp(cmd, "check") == 0)
@@ -445,7 +448,7 @@ int cli_main(int argc, char **argv)
 {
 	struct wizard_opts o = {0};
 	int within = 30;
-	bool json = false, yes = false, within_given = false;
+	bool json = false, yes = false, within_given = false, batch = false;
 	const char *cmd = NULL, *host = NULL, *agents_out = NULL;
 	if (argc > 1 && argv[1][0] != '-') {
 		cmd = argv[1];
@@ -497,6 +500,7 @@ int cli_main(int argc, char **argv)
 		case OPT_YES: yes = true; break;
 		case OPT_HOST: host = optarg; break;
 		case OPT_WRITE_AGENTS: agents_out = optarg; break;
+		case OPT_BATCH: batch = true; break;
 		case 'h': fputs(usage, stdout); return 0;
 		case 'V': printf("certwiz %s\n", PACKAGE_VERSION); return 0;
 		case ':':
@@ -525,7 +529,7 @@ int cli_main(int argc, char **argv)
 	if (operand && !host) /* a backup on another host (--host) is named as it is there */
 		operand = abs_arg(&owned, operand);
 	agents_out = abs_arg(&owned, agents_out);
-	int rc = dispatch(cmd, &o, operand, host, json, yes, within, within_given, agents_out);
+	int rc = dispatch(cmd, &o, operand, host, json, yes, within, within_given, agents_out, batch);
 	strv_free(owned);
 	return rc;
 }

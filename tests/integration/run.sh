@@ -348,9 +348,20 @@ EOT
   before=$(ls -d "$state"/certwiz/runs/*-oss-ca 2>/dev/null | wc -l) || true
   # Orphans: commands a killed certwiz had started go on by themselves; wait for them as an
   # operator would before resuming.
+  # Remote backups, and Puppet commands on this sandbox's agents (several agents are in flight
+  # at once; a killed certwiz's ssh session does not end them); certwiz itself waits for local
+  # commands. Agents are told apart from another sandbox's by their mount namespace.
+  agent_ns=$(for h in "$state"/hosts/agent*; do readlink "/proc/$(cat "$h/ns.pid")/ns/mnt"; done | tr '\n' ' ')
   settle() {
+    local p ns busy
     for _ in $(seq 1 300); do
-      pgrep -f 'certwiz-backup' >/dev/null || return 0 # remote backups; certwiz itself waits for local commands
+      busy=0
+      pgrep -f 'certwiz-backup' >/dev/null && busy=1
+      for p in $(pgrep -f 'puppet (ssl|agent) ' || true); do
+        ns=$(readlink "/proc/$p/ns/mnt" 2>/dev/null) || continue
+        case " $agent_ns " in *" $ns "*) busy=1 ;; esac
+      done
+      [ "$busy" = 0 ] && return 0
       sleep 0.2
     done
   }
@@ -375,11 +386,13 @@ EOT
     if [ -z "$p" ]; then sleep 0.05; continue; fi
     [ -n "$journal" ] || journal=$(ls -d "$state"/certwiz/runs/*-oss-ca 2>/dev/null | sed -n "$((before + 1))p") || true
     j=$journal/journal.jsonl
-    last=$(tail -n 1 "$j" | sed 's/^{"event":"\([^"]*\)".*/\1/')
+    # where it stopped, in its own words (several agents run at once: the journal's last line
+    # may be another agent's)
+    last=$(sed -n 's/^certwiz: test stop at //p' "$work/faults-$kills.log" | tail -n 1)
     kill -KILL "$p"
     wait "$pid" 2>/dev/null || true
     kills=$((kills + 1))
-    if [ "$last" = step-start ]; then mids=$((mids + 1)) stop_at=boundary; else stop_at=boundary,started; fi
+    if [ "$last" = started ]; then mids=$((mids + 1)) stop_at=boundary; else stop_at=boundary,started; fi
     settle
     on primary env CERTWIZ_TEST_STOP_AT=$stop_at "$certwiz" resume "$j" --config "$work/site.cfg" \
       >"$work/faults-$kills.log" 2>&1 &
@@ -402,6 +415,25 @@ EOT
   done
   check "agent1 completes puppet agent -t" agent_run agent1
   check "agent2 completes puppet agent -t" agent_run agent2
+  check "agents were in flight at different steps at once (journal: two agents' steps of different kinds started, neither finished)" \
+    python3 - "$journal/journal.jsonl" <<'PY'
+import json, sys
+running = {}
+seen = False
+for l in open(sys.argv[1]):
+    e = json.loads(l)
+    s = e.get("step") or ""
+    if "@" not in s:
+        continue
+    if e["event"] == "step-start":
+        running[s] = True
+        kinds = {(x.split("@")[0], x.split("@")[1]) for x in running}
+        if len({k for k, _ in kinds}) > 1 and len({a for _, a in kinds}) > 1:
+            seen = True
+    elif e["event"] in ("step-finish", "signoff"):
+        running.pop(s, None)
+assert seen
+PY
   check "every sign-off is in one journal, each step once" \
     sh -c "[ \$(grep '\"signoff\"' '$journal/journal.jsonl' | sed 's/.*\"step\":\"\([^\"]*\)\".*/\1/' | sort | uniq -d | wc -l) = 0 ]"
   # The backups themselves, re-hashed against their manifests where they are kept.
@@ -444,6 +476,8 @@ fi
 
 # Expiry: inventory, check's own fix, crl-refresh (their own file).
 . "$top/tests/integration/expiry.sh"
+# A fleet, pipelined, with a straggler (its own file).
+. "$top/tests/integration/fleet.sh"
 # Puppet Enterprise on the pe layout: pe-monolithic, its rollback (their own file).
 . "$top/tests/integration/pe.sh"
 

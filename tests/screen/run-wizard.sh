@@ -338,6 +338,35 @@ compare ro ro
 	[ -e "$tmp/ro-backups" ] && bad "ro: the read-only walk wrote a backup"
 }
 
+# 1b. choosing agents from the CA's list (F2 on the agents field): the read-only root with
+# signed certificates: web1 and bad3 for 825 days, web2 for 20, gone4 revoked, and a thousand
+# more (copies of web1's: the picker must stay quick with them; the names are the files').
+cp -R "$tmp/ro-root" "$tmp/pick-root" && {
+	pca=$tmp/pick-root/etc/puppet/puppetserver/ca
+	mkdir -p "$pca/signed" "$tmp/pick" || exit 1
+	for spec in web1:825:10 web2:20:11 bad3:825:12 gone4:825:13; do
+		n=${spec%%:*} rest=${spec#*:}
+		openssl genpkey -algorithm ed25519 -out "$tmp/pick/$n.key" &&
+			openssl req -new -key "$tmp/pick/$n.key" -config "$tmp/openssl/cnf" -subj "/CN=$n.example.com" \
+				-out "$tmp/pick/$n.csr" &&
+			openssl x509 -req -in "$tmp/pick/$n.csr" -CA "$pca/ca_crt.pem" -CAkey "$pca/ca_key.pem" \
+				-set_serial "${rest#*:}" -days "${rest%%:*}" -out "$pca/signed/$n.example.com.pem" || exit 1
+	done >>"$tmp/openssl/log" 2>&1
+	openssl ca -config "$tmp/openssl/cnf" -keyfile "$pca/ca_key.pem" -cert "$pca/ca_crt.pem" \
+		-revoke "$pca/signed/gone4.example.com.pem" >>"$tmp/openssl/log" 2>&1 &&
+		openssl ca -gencrl -config "$tmp/openssl/cnf" -keyfile "$pca/ca_key.pem" -cert "$pca/ca_crt.pem" \
+			-out "$pca/ca_crl.pem" >>"$tmp/openssl/log" 2>&1 || { cat "$tmp/openssl/log"; exit 1; }
+	i=1000
+	while [ $i -lt 2000 ]; do
+		cp "$pca/signed/web1.example.com.pem" "$pca/signed/node$i.example.com.pem"
+		i=$((i + 1))
+	done
+}
+run pick "$sdir/wizard-pick.keys" -- --root "$tmp/pick-root" --profile oss-debian --config "$tmp/ro.cfg" \
+	--journal-dir "$tmp/pick-journal" --backup-dir "$tmp/pick-backups"
+[ $rc = 0 ] || bad "pick: certwiz exited with $rc: $(cat "$tmp/pick.err")"
+compare pick pick
+
 # 2. a whole run with stand-in commands
 # Without an sshd the run walk did not happen: that is a skip (77), not a pass, and a failure
 # where CERTWIZ_TEST_STRICT=1 says the machine has sshd (tests/run-all.sh).
@@ -355,6 +384,32 @@ run run "$sdir/wizard-run.keys" CERTWIZ_TEST_ALLOW_ROOT_RUN=1 -- --root "$tmp/ro
 # the run ends with a failed agent step: exit 5
 [ $rc = 5 ] || bad "run: certwiz exited with $rc (expected 5: a step failed): $(cat "$tmp/run.err")"
 compare run run
+
+# 2b. a wizard run quit after two steps, then `certwiz resume RUNDIR` in a terminal: the wizard
+# reopens at the run screen (a root and config of its own: the run above changed its root)
+make_root "$tmp/rs-root" && mkdir -p "$tmp/rs-root/var/cache/puppet/client_data/catalog" ||
+	bad "resume: could not make its fake host"
+mkdir -p "$tmp/rs-state" && : >"$tmp/rs-state/puppet.running" && : >"$tmp/rs-state/puppetserver.running"
+sed -e "s|$tmp/root/|$tmp/rs-root/|g" -e "s|$tmp/state\"|$tmp/rs-state\"|g" "$tmp/run.cfg" >"$tmp/rs.cfg"
+rs_args="--root $tmp/rs-root --datadir $sdir/data --profile screen-test --config $tmp/rs.cfg --journal-dir $tmp/rs-journal --backup-dir $tmp/rs-backups"
+run resume-a "$sdir/wizard-resume-a.keys" CERTWIZ_TEST_ALLOW_ROOT_RUN=1 -- $rs_args
+rsd=$(ls -d "$tmp/rs-journal"/*-screen-test 2>/dev/null | head -1)
+[ $rc = 6 ] && [ -n "$rsd" ] || bad "resume: the first half exited with $rc (expected 6: quit): $(cat "$tmp/resume-a.err")"
+run resume-b "$sdir/wizard-resume-b.keys" CERTWIZ_TEST_ALLOW_ROOT_RUN=1 -- resume "$rsd" $rs_args
+[ $rc = 6 ] || bad "resume: the resumed wizard exited with $rc (expected 6: quit again): $(cat "$tmp/resume-b.err")"
+compare resume-b resume
+if [ $update = 0 ] && [ -n "$rsd" ]; then
+	# both halves in one journal; the resumed half signed off as the operator, not batch:
+	grep -q '"key":"resumed"' "$rsd/journal.jsonl" || bad "resume: the journal does not record the resume"
+	[ "$(grep -c '"event":"signoff".*"who":"alice"' "$rsd/journal.jsonl")" = 3 ] ||
+		bad "resume: expected 3 sign-offs by alice: $(grep '"signoff"' "$rsd/journal.jsonl")"
+	grep -q '"who":"batch:' "$rsd/journal.jsonl" && bad "resume: a wizard run was resumed in batch"
+	CERTWIZ_HEADLESS= "$cw" resume "$rsd" $rs_args </dev/null >"$tmp/resume-c.out" 2>&1
+	rc=$?
+	[ $rc = 2 ] && grep -q "is a wizard run" "$tmp/resume-c.out" ||
+		bad "resume: without a terminal a wizard run must ask for --batch (exit $rc): $(cat "$tmp/resume-c.out")"
+	[ $fail = 0 ] && echo "ok: a wizard run was resumed in the wizard, signed off by its operator"
+fi
 
 # 3. an unknown host key: the question in the pre-flight checks (web2's key is not known yet)
 grep -v '^\[web2' "$tmp/sshd/known_hosts" >"$tmp/hk_known_hosts"

@@ -499,6 +499,21 @@ static void test_position(void **state)
 	assert_string_equal(pos.running_step, "a");
 	journal_position_done(&pos);
 
+	/* a step certwiz did not run because its host had failed is not done: the resumed run
+	 * decides again (the operator's own skip stays done) */
+	struct journal_entry hostfail[] = {
+		E(JE_RUN_START, .who = "x"),
+		E(JE_STEP_START, .step = "req@a2"),
+		E(JE_STEP_FINISH, .step = "req@a2", .exit_code = 1),
+		E(JE_SKIP, .step = "sign@a2", .who = "certwiz", .note = "not run: an earlier step for a2 failed"),
+		E(JE_SKIP, .step = "sign@a3", .who = "x", .note = "by hand"),
+	};
+	struct journal_log l3 = { .entries = hostfail, .n = 5 };
+	assert_int_equal(journal_position(&l3, &pos, &err), CW_OK);
+	assert_false(journal_position_is_done(&pos, "sign@a2"));
+	assert_true(journal_position_is_done(&pos, "sign@a3"));
+	journal_position_done(&pos);
+
 	/* no run at all, or a step event without a step */
 	struct journal_entry none[] = { E(JE_FACT, .key = "k", .value = "v") };
 	struct journal_log l1 = { .entries = none, .n = 1 };

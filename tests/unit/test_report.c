@@ -285,6 +285,53 @@ static void test_from_journal_file(void **state)
 	free(dir);
 }
 
+/* A fleet: every agent's outcome, one row each: done, failed, left out with its backup. */
+static void test_agents(void **state)
+{
+	(void)state;
+	struct journal_entry run[] = {
+		E(JE_RUN_START, 0, .procedure = "agent", .who = "alice"),
+		E(JE_BACKUP, 1, .host = "a1", .path = "/b/a1.tar.gz", .outcome = "verified"),
+		E(JE_BACKUP, 1, .host = "a2", .path = "/b/a2.tar.gz", .outcome = "verified"),
+		E(JE_BACKUP, 1, .host = "a3", .path = "/b/a3.tar.gz", .outcome = "verified"),
+		E(JE_STEP_START, 2, .step = "clean@a1", .host = "ca"),
+		E(JE_STEP_FINISH, 3, .step = "clean@a1", .host = "ca", .exit_code = 0),
+		E(JE_SIGNOFF, 4, .step = "clean@a1", .host = "ca", .who = "alice"),
+		E(JE_STEP_START, 2, .step = "clean@a2", .host = "ca"),
+		E(JE_STEP_FINISH, 3, .step = "clean@a2", .host = "ca", .exit_code = 1, .outcome = "fail",
+		  .note = "the CA refused"),
+		E(JE_STEP_START, 2, .step = "clean@a3", .host = "ca"),
+		E(JE_STEP_FINISH, 3, .step = "clean@a3", .host = "ca", .exit_code = 1, .outcome = "fail",
+		  .note = "no such host"),
+		E(JE_FACT, 5, .host = "a3", .key = "left-out", .value = "left out at step 3 by alice; it keeps its backup /b/a3.tar.gz"),
+		E(JE_STEP_START, 6, .step = "run@a1", .host = "a1"),
+		E(JE_STEP_FINISH, 7, .step = "run@a1", .host = "a1", .exit_code = 0),
+		E(JE_SIGNOFF, 8, .step = "run@a1", .host = "a1", .who = "alice"),
+		E(JE_SKIP, 8, .step = "run@a3", .host = "a3", .who = "certwiz", .note = "not run"),
+		E(JE_RUN_END, 9, .outcome = "failed"),
+	};
+	struct journal_log log = make_log(run, sizeof run / sizeof run[0]);
+	struct strbuf sb;
+	strbuf_init(&sb);
+	struct cw_error err;
+	assert_int_equal(report_markdown(&log, &sb, &err), CW_OK);
+	assert_non_null(strstr(sb.buf, "## Agents"));
+	assert_non_null(strstr(sb.buf, "| a1 | done | /b/a1.tar.gz |"));
+	assert_non_null(strstr(sb.buf, "| a2 | FAILED at step 2 (clean@a2): the CA refused | /b/a2.tar.gz |"));
+	assert_non_null(strstr(sb.buf, "| a3 | left out: left out at step 3 by alice; it keeps its backup /b/a3.tar.gz |"));
+	strbuf_reset(&sb);
+	assert_int_equal(report_json(&log, &sb, &err), CW_OK);
+	json_object *o = json_tokener_parse(sb.buf), *agents, *v;
+	assert_non_null(o);
+	assert_true(json_object_object_get_ex(o, "agents", &agents));
+	assert_int_equal(json_object_array_length(agents), 3);
+	assert_true(json_object_object_get_ex(json_object_array_get_idx(agents, 0), "outcome", &v));
+	assert_string_equal(json_object_get_string(v), "done");
+	json_object_put(o);
+	strbuf_done(&sb);
+
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -292,6 +339,7 @@ int main(void)
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_private_key_refused),
 		cmocka_unit_test(test_incomplete_and_resumed),
+		cmocka_unit_test(test_agents),
 		cmocka_unit_test(test_from_journal_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
