@@ -62,6 +62,48 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+void ca_renew_judge(struct ca_renew_tally *t, const char *name, const char *pem, size_t len, const char *old_ca,
+		    size_t old_len, const char *new_ca, size_t new_len, time_t now, struct strbuf *out)
+{
+	struct x509_info info = {0};
+	struct cw_error e = {0};
+	char when[32];
+	if (x509_parse_cert(pem, len, &info, &e)) {
+		strbuf_addf(out, "%s: cannot read it: %s\n", name, e.msg);
+		t->failed++;
+	} else if (info.not_after <= now) {
+		t->expired++;
+	} else if (old_ca && x509_verify_at(pem, len, old_ca, old_len, NULL, 0, now, &e)) {
+		t->foreign++;
+	} else if (x509_verify_at(pem, len, new_ca, new_len, NULL, 0, now, &e)) {
+		strbuf_addf(out, "%s: does not verify under the new CA bundle: %s\n", name, e.msg);
+		t->failed++;
+	} else {
+		/* After the old CA's end, or the certificate's own last second when it ends first. */
+		time_t at = t->after && t->after < info.not_after ? t->after : info.not_after - 1;
+		if (x509_verify_at(pem, len, new_ca, new_len, NULL, 0, at, &e)) {
+			strbuf_addf(out, "%s: does not verify under the new CA bundle at %s: %s\n", name,
+				    time_iso8601((long)at, when), e.msg);
+			t->failed++;
+		} else {
+			t->checked++;
+			t->past += t->after && t->after < info.not_after;
+		}
+	}
+	x509_info_done(&info);
+}
+
+void ca_renew_tally_line(const struct ca_renew_tally *t, const char *dir, struct strbuf *out)
+{
+	char when[32] = "-";
+	if (t->after)
+		time_iso8601((long)t->after, when);
+	strbuf_addf(out, "%s: %zu certificates verify under the new CA bundle now, %zu of them also at %s (a day "
+			 "after the old CA's end), the rest until their own end; %zu expired and %zu not from this CA "
+			 "left out; %zu failed\n",
+		    dir, t->checked, t->past, when, t->expired, t->foreign, t->failed);
+}
+
 cw_status ca_renew_check_signed(const char *dir, const char *old_ca, size_t old_len, const char *new_ca,
 				size_t new_len, time_t now, struct strbuf *out, struct cw_error *err)
 {
@@ -78,52 +120,27 @@ cw_status ca_renew_check_signed(const char *dir, const char *old_ca, size_t old_
 	closedir(d);
 	if (names)
 		qsort(names, strv_len(names), sizeof *names, cmp_str);
-	/* A second after the old chain's end, or a day after when there is one. */
-	time_t old_end = old_ca ? ca_bundle_end(old_ca, old_len) : 0;
-	time_t after = old_end ? old_end + 86400 : 0;
-	size_t checked = 0, past = 0, expired = 0, foreign = 0, failed = 0;
+	/* A day after the old chain's end. */
+	time_t old_end = ca_bundle_end(old_ca, old_len);
+	struct ca_renew_tally t = {.after = old_end ? old_end + 86400 : 0};
 	for (size_t i = 0; names && names[i]; i++) {
-		char *p = path_join(dir, names[i]), *pem = NULL, when[32];
+		char *p = path_join(dir, names[i]), *pem = NULL;
 		size_t len = 0;
-		struct x509_info info = {0};
 		struct cw_error e = {0};
-		if (file_read(p, 1 << 20, &pem, &len, &e) || x509_parse_cert(pem, len, &info, &e)) {
+		if (file_read(p, 1 << 20, &pem, &len, &e)) {
 			strbuf_addf(out, "%s: cannot read it: %s\n", p, e.msg);
-			failed++;
-		} else if (info.not_after <= now) {
-			expired++;
-		} else if (old_ca && x509_verify_at(pem, len, old_ca, old_len, NULL, 0, now, &e)) {
-			foreign++;
-		} else if (x509_verify_at(pem, len, new_ca, new_len, NULL, 0, now, &e)) {
-			strbuf_addf(out, "%s: does not verify under the new CA bundle: %s\n", p, e.msg);
-			failed++;
+			t.failed++;
 		} else {
-			/* After the old CA's end, or the certificate's own last second when it ends first. */
-			time_t t = after && after < info.not_after ? after : info.not_after - 1;
-			if (x509_verify_at(pem, len, new_ca, new_len, NULL, 0, t, &e)) {
-				strbuf_addf(out, "%s: does not verify under the new CA bundle at %s: %s\n", p,
-					    time_iso8601((long)t, when), e.msg);
-				failed++;
-			} else {
-				checked++;
-				past += after && after < info.not_after;
-			}
+			ca_renew_judge(&t, p, pem, len, old_ca, old_len, new_ca, new_len, now, out);
 		}
-		x509_info_done(&info);
 		free(pem);
 		free(p);
 	}
 	strv_free(names);
-	char when[32] = "";
-	if (after)
-		time_iso8601((long)after, when);
-	strbuf_addf(out, "%s: %zu certificates verify under the new CA bundle now, %zu of them also at %s (a day "
-			 "after the old CA's end), the rest until their own end; %zu expired and %zu not from this CA "
-			 "left out; %zu failed\n",
-		    dir, checked, past, after ? when : "-", expired, foreign, failed);
-	if (failed)
+	ca_renew_tally_line(&t, dir, out);
+	if (t.failed)
 		return cw_error_set(err, CW_EVERIFY, "%zu certificate(s) in %s would not verify under the new CA bundle",
-				    failed, dir);
+				    t.failed, dir);
 	return CW_OK;
 }
 

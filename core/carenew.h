@@ -18,11 +18,25 @@
 cw_status ca_renew(const char *root, const char *cadir, int days, time_t now, struct strbuf *out,
 		   struct cw_error *err);
 
+/* How the signed certificates fared under a new CA bundle. after: a day after the old bundle's
+ * end (0: unknown, each certificate is then checked at its own last second). */
+struct ca_renew_tally {
+	time_t after;
+	size_t checked, past, expired, foreign, failed;
+};
+/* One certificate (name is how out names it): expired ones and ones old_ca (may be NULL) does
+ * not verify now are counted only; the rest must verify under new_ca now and at t->after (or at
+ * their own last second when they end first). A failure is a line in out. */
+void ca_renew_judge(struct ca_renew_tally *t, const char *name, const char *pem, size_t len, const char *old_ca,
+		    size_t old_len, const char *new_ca, size_t new_len, time_t now, struct strbuf *out);
+/* The summary line of a tally, for dir. */
+void ca_renew_tally_line(const struct ca_renew_tally *t, const char *dir, struct strbuf *out);
+
 /* The signed certificates of dir that verify under old_ca now, checked under new_ca now and
  * at a time after old_ca's end (the earliest notAfter of its certificates), or at the last
  * second of a certificate's own life when it ends first. Expired ones and ones old_ca does not
- * verify are counted, not checked. old_ca NULL: every valid certificate is checked. One line
- * a failure (and a summary) to out; CW_EVERIFY when any fails. */
+ * verify are counted, not checked (ca_renew_judge). One line a failure (and a summary) to out;
+ * CW_EVERIFY when any fails. */
 cw_status ca_renew_check_signed(const char *dir, const char *old_ca, size_t old_len, const char *new_ca,
 				size_t new_len, time_t now, struct strbuf *out, struct cw_error *err);
 
