@@ -104,22 +104,50 @@ void ca_renew_tally_line(const struct ca_renew_tally *t, const char *dir, struct
 		    dir, t->checked, t->past, when, t->expired, t->foreign, t->failed);
 }
 
-cw_status ca_renew_check_signed(const char *dir, const char *old_ca, size_t old_len, const char *new_ca,
-				size_t new_len, time_t now, struct strbuf *out, struct cw_error *err)
+/* The *.pem files of dir, sorted (heap strv, may be NULL). */
+static cw_status pem_files(const char *dir, char ***names, struct cw_error *err)
 {
+	*names = NULL;
 	DIR *d = opendir(dir);
 	if (!d)
 		return cw_error_set(err, CW_EIO, "%s: cannot list it", dir);
-	char **names = NULL;
 	struct dirent *de;
 	while ((de = readdir(d))) {
 		size_t n = strlen(de->d_name);
 		if (n > 4 && strcmp(de->d_name + n - 4, ".pem") == 0)
-			strv_push(&names, de->d_name);
+			strv_push(names, de->d_name);
 	}
 	closedir(d);
-	if (names)
-		qsort(names, strv_len(names), sizeof *names, cmp_str);
+	if (*names)
+		qsort(*names, strv_len(*names), sizeof **names, cmp_str);
+	return CW_OK;
+}
+
+cw_status ca_renew_named_serials(const char *dir, char ***serials, struct cw_error *err)
+{
+	char **names = NULL;
+	*serials = NULL;
+	cw_status st = pem_files(dir, &names, err);
+	for (size_t i = 0; !st && names && names[i]; i++) {
+		char *p = path_join(dir, names[i]), *pem = NULL, serial[X509_SERIAL_MAX];
+		size_t len = 0;
+		if (file_read(p, 1 << 20, &pem, &len, NULL) == CW_OK && x509_aki_serial(pem, len, serial) &&
+		    !strv_contains(*serials, serial))
+			strv_push(serials, serial);
+		free(pem);
+		free(p);
+	}
+	strv_free(names);
+	return st;
+}
+
+cw_status ca_renew_check_signed(const char *dir, const char *old_ca, size_t old_len, const char *new_ca,
+				size_t new_len, time_t now, struct strbuf *out, struct cw_error *err)
+{
+	char **names = NULL;
+	cw_status st = pem_files(dir, &names, err);
+	if (st)
+		return st;
 	/* A day after the old chain's end. */
 	time_t old_end = ca_bundle_end(old_ca, old_len);
 	struct ca_renew_tally t = {.after = old_end ? old_end + 86400 : 0};
@@ -149,7 +177,7 @@ cw_status ca_renew(const char *root, const char *cadir, int days, time_t now, st
 {
 	char *capath = cadir_file(root, cadir, "ca_crt.pem"), *signed_dir = cadir_file(root, cadir, "signed");
 	char *ca = NULL, *fresh = NULL, *back = NULL;
-	char **keys = NULL;
+	char **keys = NULL, **keep = NULL;
 	size_t calen = 0, backlen = 0;
 	struct x509_info *before = NULL, *after = NULL;
 	size_t nb = 0, na = 0;
@@ -159,8 +187,10 @@ cw_status ca_renew(const char *root, const char *cadir, int days, time_t now, st
 		s = cw_error_set(err, CW_EIO, "%s: cannot read it", capath);
 	if (!s)
 		s = file_read(capath, X509_PEM_MAX, &ca, &calen, err);
+	/* Serials that signed certificates name in their authorityKeyIdentifier stay. */
 	if (s || (s = cadir_keys(root, cadir, &keys, err)) || (s = bundle_infos(ca, &before, &nb, err)) ||
-	    (s = x509_ca_reissue(ca, calen, keys, now, days, &fresh, err)))
+	    (path_is_dir(signed_dir) && (s = ca_renew_named_serials(signed_dir, &keep, err))) ||
+	    (s = x509_ca_reissue(ca, calen, keys, keep, now, days, &fresh, err)))
 		goto done;
 	/* Nothing is written unless every certificate of this CA keeps verifying. */
 	if (path_is_dir(signed_dir) &&
@@ -183,8 +213,9 @@ cw_status ca_renew(const char *root, const char *cadir, int days, time_t now, st
 			goto done;
 		}
 		strbuf_addf(out, "%s: CA certificate '%s' re-issued with its own key (public key SHA-256 %.16s...): serial "
-				 "%s -> %s, valid %s to %s (was until %s)\n",
+				 "%s -> %s%s, valid %s to %s (was until %s)\n",
 			    capath, after[i].subject_cn, after[i].pubkey_sha256, before[i].serial, after[i].serial,
+			    strcmp(before[i].serial, after[i].serial) == 0 ? " (kept: the certificates it signed name it)" : "",
 			    time_iso8601((long)after[i].not_before, nb_s), time_iso8601((long)after[i].not_after, na_s),
 			    time_iso8601((long)before[i].not_after, (char[32]){0}));
 	}
@@ -192,6 +223,7 @@ done:
 	infos_free(before, nb);
 	infos_free(after, na);
 	cadir_keys_free(keys);
+	strv_free(keep);
 	free(ca);
 	free(fresh);
 	free(back);

@@ -9,8 +9,9 @@
 
 /* Re-issue cadir/ca_crt.pem (one self-signed CA, or a two-tier CA's intermediate and root)
  * with the CA's own keys (cadir/ca_key.pem, and cadir/root_key.pem for the root): same keys,
- * subjects, extensions and key identifiers, new serials, valid from a day before now for days
- * days. Before anything is written, every certificate in cadir/signed that verifies under the
+ * subjects, extensions and key identifiers, new serials (but a serial the certificates in
+ * cadir/signed name in their authorityKeyIdentifier stays: Puppet Server's name the
+ * intermediate's), valid from a day before now for days days. Before anything is written, every certificate in cadir/signed that verifies under the
  * old bundle now must verify under the new one now and after the old bundle's end (at the last
  * second of its own life when it ends first); one that does not stops the call. Then the file
  * is replaced atomically with its owner and mode kept, read back and compared. What was done
@@ -39,6 +40,10 @@ void ca_renew_tally_line(const struct ca_renew_tally *t, const char *dir, struct
  * CW_EVERIFY when any fails. */
 cw_status ca_renew_check_signed(const char *dir, const char *old_ca, size_t old_len, const char *new_ca,
 				size_t new_len, time_t now, struct strbuf *out, struct cw_error *err);
+
+/* The serials the certificates of dir name their issuer by (authorityKeyIdentifier), a heap
+ * strv (NULL: none): a CA certificate with one of them keeps it (x509_ca_reissue). */
+cw_status ca_renew_named_serials(const char *dir, char ***serials, struct cw_error *err);
 
 /* The earliest notAfter of a bundle's certificates (the end of the chain), 0 on error. */
 time_t ca_bundle_end(const char *pem, size_t len);

@@ -1513,8 +1513,22 @@ static bool aki_follow_serial(X509 *x, const ASN1_INTEGER *issuer_serial, bool *
 	return ok;
 }
 
-cw_status x509_ca_reissue(const char *ca_pem, size_t ca_len, char *const *key_pems, time_t now, int days,
-			  char **out, struct cw_error *err)
+bool x509_aki_serial(const char *pem, size_t len, char out[X509_SERIAL_MAX])
+{
+	out[0] = '\0';
+	X509 *x = NULL;
+	if (read_cert("certificate", pem, len, &x, NULL) != CW_OK)
+		return false;
+	AUTHORITY_KEYID *akid = X509_get_ext_d2i(x, NID_authority_key_identifier, NULL, NULL);
+	bool named = akid && akid->serial && serial_hex(akid->serial, out);
+	AUTHORITY_KEYID_free(akid);
+	X509_free(x);
+	ERR_clear_error();
+	return named;
+}
+
+cw_status x509_ca_reissue(const char *ca_pem, size_t ca_len, char *const *key_pems, char *const *keep_serials,
+			  time_t now, int days, char **out, struct cw_error *err)
 {
 	*out = NULL;
 	if (days < 1 || days > 36500)
@@ -1560,11 +1574,15 @@ cw_status x509_ca_reissue(const char *ca_pem, size_t ca_len, char *const *key_pe
 		if (st)
 			goto done;
 	}
-	/* New serials first: a certificate's authorityKeyIdentifier may name its issuer's. */
+	/* New serials first: a certificate's authorityKeyIdentifier may name its issuer's. One that
+	 * a signed certificate names in its own (keep_serials) stays. */
 	ASN1_TIME *nb = ASN1_TIME_set(NULL, now - 86400), *na = ASN1_TIME_set(NULL, now + (time_t)days * 86400);
 	for (int i = 0; i < n && !st; i++) {
+		char serial[X509_SERIAL_MAX] = "";
 		fresh[i] = X509_dup(sk_X509_value(cas, i));
-		if (!fresh[i] || !nb || !na || !random_serial(X509_get_serialNumber(fresh[i])) ||
+		bool keep = fresh[i] && serial_hex(X509_get_serialNumber(fresh[i]), serial) &&
+			    strv_contains(keep_serials, serial);
+		if (!fresh[i] || !nb || !na || (!keep && !random_serial(X509_get_serialNumber(fresh[i]))) ||
 		    !X509_set1_notBefore(fresh[i], nb) || !X509_set1_notAfter(fresh[i], na))
 			st = cw_error_set(err, CW_ESSL, "cannot make the new CA certificate: %s", ssl_reason(why, sizeof why));
 	}

@@ -99,15 +99,22 @@ cw_status x509_crl_resign(const char *crl_pem, size_t crl_len, const char *ca_pe
 			  char *const *key_pems, time_t now, int days, char **out, size_t *resigned,
 			  struct cw_error *err);
 
+/* The serial (hex, as x509_info.serial) the authorityKeyIdentifier of the first certificate of
+ * pem names its issuer by (Puppet Server's agent certificates: the intermediate's, 02); false
+ * when it names none or the text is not a certificate. */
+bool x509_aki_serial(const char *pem, size_t len, char out[X509_SERIAL_MAX]);
+
 /* Re-issue every CA certificate of ca_pem (a single self-signed CA, or a two-tier CA's
  * intermediate and root, in any order) with the key of its issuer from key_pems (never copied or
  * logged): the same public key, subject, issuer, extensions and key identifiers, a new random
- * serial, notBefore a day before now, notAfter now + days. An authorityKeyIdentifier that names
- * its issuer's serial (Puppet 5's CA) names the issuer's new serial. A certificate that is not a
- * CA, whose issuer is not in the bundle, or whose issuer's key is not given fails the whole call.
- * *out: heap PEM, the new certificates in the bundle's order. */
-cw_status x509_ca_reissue(const char *ca_pem, size_t ca_len, char *const *key_pems, time_t now, int days,
-			  char **out, struct cw_error *err);
+ * serial — except a serial listed in keep_serials (a strv of hex serials; certificates it signed
+ * name it, and OpenSSL takes an issuer only with the serial they name) — notBefore a day before
+ * now, notAfter now + days. An authorityKeyIdentifier that names its issuer's serial (Puppet 5's
+ * CA names its own) names the issuer's new serial. A certificate that is not a CA, whose issuer
+ * is not in the bundle, or whose issuer's key is not given fails the whole call. *out: heap PEM,
+ * the new certificates in the bundle's order. */
+cw_status x509_ca_reissue(const char *ca_pem, size_t ca_len, char *const *key_pems, char *const *keep_serials,
+			  time_t now, int days, char **out, struct cw_error *err);
 
 /* Connect to address:port (TLS, no verification), return the PEM of the certificate the
  * server presents. sni may be NULL. Gives up after timeout_ms. */

@@ -19,10 +19,11 @@ static char *key_pem(EVP_PKEY *k)
 	return bio_text(b);
 }
 
-/* Puppet 5's CA: self-signed, its authorityKeyIdentifier the issuer's name and serial 1 (no
- * key id), living until na. aki_issuer for a leaf: its AKI names the CA's serial too. */
+/* A certificate with the authorityKeyIdentifier aki: Puppet 5's CA is self-signed with
+ * "issuer:always" (its own name and serial 1, no key id); Puppet 5's agents have "keyid:always";
+ * Puppet Server's agents "keyid:always,issuer:always" (the intermediate's serial, 02). */
 static X509 *p5_cert(const char *cn, X509 *issuer, EVP_PKEY *issuer_key, EVP_PKEY *key, bool ca, long serial,
-		     time_t nb, time_t na, bool aki_issuer)
+		     time_t nb, time_t na, const char *aki)
 {
 	X509 *x = X509_new();
 	ssl_check(x && X509_set_version(x, 2), "X509_new");
@@ -38,7 +39,7 @@ static X509 *p5_cert(const char *cn, X509 *issuer, EVP_PKEY *issuer_key, EVP_PKE
 	add_ext(x, &v3, NID_key_usage, ca ? "critical,keyCertSign,cRLSign" : "critical,digitalSignature");
 	add_ext(x, &v3, NID_basic_constraints, ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
 	add_ext(x, &v3, NID_subject_key_identifier, "hash");
-	add_ext(x, &v3, NID_authority_key_identifier, ca || aki_issuer ? "issuer:always" : "keyid:always");
+	add_ext(x, &v3, NID_authority_key_identifier, aki);
 	ssl_check(X509_sign(x, issuer_key ? issuer_key : key, EVP_sha256()) > 0, "sign");
 	return x;
 }
@@ -161,9 +162,9 @@ static void test_single_ca(void **state)
 	time_t now = time(NULL);
 	EVP_PKEY *ca_key = gen_ec(), *leaf_key = gen_ec();
 	X509 *ca = p5_cert("Puppet CA: puppet.example.com", NULL, NULL, ca_key, true, 1, now - 1820 * DAY,
-			   now + 5 * DAY, false);
+			   now + 5 * DAY, "issuer:always");
 	X509 *leaf = p5_cert("agent1.example.com", ca, ca_key, leaf_key, false, 5, now - 10 * DAY,
-			     now + 1000 * DAY, false);
+			     now + 1000 * DAY, "keyid:always");
 	char *ca_pem = pem_cert(ca), *leaf_pem = pem_cert(leaf), *kp = key_pem(ca_key);
 	struct dir d;
 	mkca(&d, ca_pem, kp, NULL);
@@ -282,27 +283,28 @@ static void test_refusals(void **state)
 	(void)state;
 	time_t now = time(NULL);
 	EVP_PKEY *ca_key = gen_ec(), *other = gen_ec(), *int_key = gen_ec();
-	X509 *ca = p5_cert("Puppet CA: puppet.example.com", NULL, NULL, ca_key, true, 1, now - DAY, now + 5 * DAY, false);
+	X509 *ca = p5_cert("Puppet CA: puppet.example.com", NULL, NULL, ca_key, true, 1, now - DAY, now + 5 * DAY,
+			   "issuer:always");
 	X509 *in = make_cert("Puppet CA: int", ca, ca_key, int_key, true, 2, now - DAY, now + 5 * DAY, NULL);
 	char *ca_pem = pem_cert(ca), *in_pem = pem_cert(in), *wrong = key_pem(other), *right = key_pem(ca_key);
 	char *ik = key_pem(int_key);
 	char *out = NULL;
 	struct cw_error err = {0};
 	char *wrong_only[] = {wrong, NULL};
-	assert_int_equal(x509_ca_reissue(ca_pem, strlen(ca_pem), wrong_only, now, 100, &out, &err), CW_EINVAL);
+	assert_int_equal(x509_ca_reissue(ca_pem, strlen(ca_pem), wrong_only, NULL, now, 100, &out, &err), CW_EINVAL);
 	assert_non_null(strstr(err.msg, "no private key given belongs to 'Puppet CA: puppet.example.com'"));
 	assert_null(out);
 	/* The intermediate alone: its issuer (the root) is not in the bundle. */
 	char *both[] = {ik, right, NULL};
-	assert_int_equal(x509_ca_reissue(in_pem, strlen(in_pem), both, now, 100, &out, &err), CW_EINVAL);
+	assert_int_equal(x509_ca_reissue(in_pem, strlen(in_pem), both, NULL, now, 100, &out, &err), CW_EINVAL);
 	assert_non_null(strstr(err.msg, "is not in the bundle"));
 	/* A leaf is not a CA. */
 	char *bundle = xasprintf("%s%s", in_pem, ca_pem);
 	char *int_only[] = {ik, NULL};
-	assert_int_equal(x509_ca_reissue(bundle, strlen(bundle), int_only, now, 100, &out, &err), CW_EINVAL);
+	assert_int_equal(x509_ca_reissue(bundle, strlen(bundle), int_only, NULL, now, 100, &out, &err), CW_EINVAL);
 	assert_non_null(strstr(err.msg, "no private key given belongs to"));
-	assert_int_equal(x509_ca_reissue(ca_pem, strlen(ca_pem), both, now, 0, &out, &err), CW_EINVAL);
-	assert_int_equal(x509_ca_reissue(ca_pem, strlen(ca_pem), both, now, 36501, &out, &err), CW_EINVAL);
+	assert_int_equal(x509_ca_reissue(ca_pem, strlen(ca_pem), both, NULL, now, 0, &out, &err), CW_EINVAL);
+	assert_int_equal(x509_ca_reissue(ca_pem, strlen(ca_pem), both, NULL, now, 36501, &out, &err), CW_EINVAL);
 	assert_null(out);
 
 	/* On a directory: the wrong ca_key.pem changes nothing. */
@@ -329,42 +331,76 @@ static void test_refusals(void **state)
 	EVP_PKEY_free(int_key);
 }
 
-/* A signed certificate whose AKI names the CA's old serial (older Puppet Enterprise) would not
- * verify under a CA with a new serial: ca_renew finds it first and writes nothing. */
-static void test_leaf_naming_old_serial(void **state)
+/* Puppet Server's agent certificates name the intermediate's serial (02) in their AKI: the
+ * intermediate keeps it, the root (named by no one) gets a new one, and the agents verify after
+ * the old end. */
+static void test_serial_named_by_leaves(void **state)
 {
 	(void)state;
 	time_t now = time(NULL);
-	EVP_PKEY *ca_key = gen_ec(), *leaf_key = gen_ec();
-	X509 *ca = p5_cert("Puppet CA: old", NULL, NULL, ca_key, true, 1, now - DAY, now + 5 * DAY, false);
-	X509 *leaf = p5_cert("web.example.com", ca, ca_key, leaf_key, false, 7, now - DAY, now + 900 * DAY, true);
-	X509 *ok_leaf = p5_cert("db.example.com", ca, ca_key, leaf_key, false, 8, now - DAY, now + 900 * DAY, false);
-	char *ca_pem = pem_cert(ca), *leaf_pem = pem_cert(leaf), *ok_pem = pem_cert(ok_leaf), *kp = key_pem(ca_key);
-	assert_true(openssl_verifies(leaf_pem, ca_pem, now));
+	EVP_PKEY *root_key = gen_ec(), *int_key = gen_ec(), *leaf_key = gen_ec();
+	X509 *root = make_cert("Puppet Root CA: 0123", NULL, root_key, root_key, true, 1, now - DAY, now + 5 * DAY, NULL);
+	X509 *in = make_cert("Puppet CA: puppet.example.com", root, root_key, int_key, true, 2, now - DAY, now + 5 * DAY,
+			     NULL);
+	X509 *leaf = p5_cert("web.example.com", in, int_key, leaf_key, false, 7, now - DAY, now + 900 * DAY,
+			     "keyid:always,issuer:always");
+	X509 *plain = p5_cert("db.example.com", in, int_key, leaf_key, false, 8, now - DAY, now + 900 * DAY,
+			      "keyid:always");
+	char *a = pem_cert(in), *b = pem_cert(root), *leaf_pem = pem_cert(leaf), *plain_pem = pem_cert(plain);
+	char *bundle = xasprintf("%s%s", a, b), *ik = key_pem(int_key), *rk = key_pem(root_key);
+	char serial[X509_SERIAL_MAX];
+	assert_true(x509_aki_serial(leaf_pem, strlen(leaf_pem), serial));
+	assert_string_equal(serial, "2");
+	assert_false(x509_aki_serial(plain_pem, strlen(plain_pem), serial));
+	assert_true(openssl_verifies(leaf_pem, bundle, now));
 	struct dir d;
-	mkca(&d, ca_pem, kp, NULL);
+	mkca(&d, bundle, ik, rk);
 	add_signed(&d, "web.example.com.pem", leaf_pem);
-	add_signed(&d, "db.example.com.pem", ok_pem);
+	add_signed(&d, "db.example.com.pem", plain_pem);
 	struct strbuf sb;
 	strbuf_init(&sb);
 	struct cw_error err = {0};
-	assert_int_equal(ca_renew(NULL, d.cadir, 5475, now, &sb, &err), CW_EVERIFY);
+	assert_int_equal(ca_renew(NULL, d.cadir, 5475, now, &sb, &err), CW_OK);
+	char *fresh = test_slurp(d.ca);
+	X509 *n_int = nth(fresh, 0), *n_root = nth(fresh, 1);
+	assert_int_equal(ASN1_INTEGER_get(X509_get_serialNumber(n_int)), 2);
+	assert_int_not_equal(ASN1_INTEGER_cmp(X509_get_serialNumber(n_root), X509_get_serialNumber(root)), 0);
+	assert_non_null(strstr(sb.buf, "serial 2 -> 2 (kept: the certificates it signed name it)"));
+	assert_true(openssl_verifies(leaf_pem, fresh, now + 6 * DAY));
+	assert_true(openssl_verifies(plain_pem, fresh, now + 6 * DAY));
+	assert_false(openssl_verifies(leaf_pem, bundle, now + 6 * DAY));
+
+	/* The guard behind it: with a new serial for the intermediate, that agent's certificate would
+	 * no longer verify, and the check of the signed directory says so (ca_renew writes nothing then). */
+	char *both[] = {ik, rk, NULL}, *renewed = NULL;
+	assert_int_equal(x509_ca_reissue(bundle, strlen(bundle), both, NULL, now, 5475, &renewed, &err), CW_OK);
+	strbuf_reset(&sb);
+	assert_int_equal(ca_renew_check_signed(d.signed_dir, bundle, strlen(bundle), renewed, strlen(renewed), now, &sb,
+					       &err),
+			 CW_EVERIFY);
 	assert_non_null(strstr(err.msg, "1 certificate(s)"));
 	assert_non_null(strstr(sb.buf, "web.example.com.pem: does not verify under the new CA bundle"));
 	assert_null(strstr(sb.buf, "db.example.com.pem: does not"));
-	char *after = test_slurp(d.ca);
-	assert_string_equal(after, ca_pem);
-	free(after);
+
+	free(renewed);
+	X509_free(n_int);
+	X509_free(n_root);
+	free(fresh);
 	rmca(&d);
 	strbuf_done(&sb);
-	free(ca_pem);
+	free(a);
+	free(b);
+	free(bundle);
 	free(leaf_pem);
-	free(ok_pem);
-	free(kp);
-	X509_free(ca);
+	free(plain_pem);
+	free(ik);
+	free(rk);
+	X509_free(root);
+	X509_free(in);
 	X509_free(leaf);
-	X509_free(ok_leaf);
-	EVP_PKEY_free(ca_key);
+	X509_free(plain);
+	EVP_PKEY_free(root_key);
+	EVP_PKEY_free(int_key);
 	EVP_PKEY_free(leaf_key);
 }
 
@@ -397,7 +433,7 @@ int main(void)
 		cmocka_unit_test(test_single_ca),
 		cmocka_unit_test(test_two_tier),
 		cmocka_unit_test(test_refusals),
-		cmocka_unit_test(test_leaf_naming_old_serial),
+		cmocka_unit_test(test_serial_named_by_leaves),
 		cmocka_unit_test(test_verify_at),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
