@@ -145,10 +145,17 @@ if want ca-renew; then
   if [ "$ncerts" = 1 ]; then
     on primary openssl x509 -in "$work/c1.pem" -key "$CADIR/ca_key.pem" -days 5 -out "$work/short.pem"
   else
-    # ca_crt.pem: the intermediate, then the root; root_key.pem signs both.
+    # ca_crt.pem: the intermediate, then the root; root_key.pem signs both. (openssl x509 -CA
+    # takes only a self-signed input: the intermediate goes through a request from its own key,
+    # with Puppet Server's CA extensions.)
+    printf 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid:always\n' \
+      >"$work/ca.ext"
     on primary openssl x509 -in "$work/c2.pem" -key "$CADIR/root_key.pem" -days 5 -out "$work/root5.pem"
-    on primary openssl x509 -in "$work/c1.pem" -CA "$work/root5.pem" -CAkey "$CADIR/root_key.pem" -days 5 \
-      -out "$work/int5.pem"
+    on primary openssl x509 -x509toreq -in "$work/c1.pem" -key "$CADIR/ca_key.pem" -out "$work/int.csr"
+    # Its serial stays: Puppet Server's agent certificates name it (authorityKeyIdentifier serial:02).
+    on primary openssl x509 -req -in "$work/int.csr" -CA "$work/root5.pem" -CAkey "$CADIR/root_key.pem" -days 5 \
+      -set_serial "0x$(openssl x509 -noout -serial -in "$work/c1.pem" | sed 's/.*=//')" \
+      -extfile "$work/ca.ext" -out "$work/int5.pem" 2>/dev/null
     cat "$work/int5.pem" "$work/root5.pem" >"$work/short.pem"
   fi
   check "the CA bundle ($ncerts certificate(s)) was re-issued for 5 days" \
@@ -194,7 +201,15 @@ if want ca-renew; then
   check "the CA's end is about 15 years away" \
     sh -c "end=\$(date -d \"\$(openssl x509 -noout -enddate -in '$work/new-ca.pem' | sed 's/.*=//')\" +%s);
            [ \$end -gt $(($(date +%s) + 5474 * 86400)) ] && [ \$end -le $(($(date +%s) + 5476 * 86400)) ]"
-  check "a new serial" [ "$(openssl x509 -noout -serial -in "$work/new-ca.pem")" != "$(openssl x509 -noout -serial -in "$work/short.pem")" ]
+  # The self-signed one (the root of a two-tier CA) gets a new serial; an intermediate keeps the
+  # one its agents' certificates name.
+  last_serial() { rm -f "$work"/l[0-9].pem; awk -v d="$work" '/BEGIN CERT/{n++} n{print > (d "/l" n ".pem")}' "$1"
+    openssl x509 -noout -serial -in "$(ls "$work"/l[0-9].pem | tail -n 1)"; }
+  check "the self-signed CA certificate has a new serial" [ "$(last_serial "$work/new-ca.pem")" != "$(last_serial "$work/short.pem")" ]
+  if [ "$ncerts" = 2 ]; then
+    check "the intermediate keeps the serial the agents' certificates name" \
+      [ "$(openssl x509 -noout -serial -in "$work/new-ca.pem")" = "$(openssl x509 -noout -serial -in "$work/short.pem")" ]
+  fi
   after=$((old_end + 2 * 86400))
   rm -f "$work"/s[0-9]*.pem; awk -v d="$work" '/BEGIN CERT/{n++} n{print > (d "/s" n ".pem")}' "$work/signed-before.pem"
   nsigned=$(ls "$work"/s[0-9]*.pem | wc -l)
@@ -227,8 +242,12 @@ if want ca-renew; then
     vf=$(openssl x509 -noout -fingerprint -sha256 -in "$v")
     for p in "$work"/p[0-9].pem; do [ "$(openssl x509 -noout -fingerprint -sha256 -in "$p")" = "$vf" ] && new_cas=$((new_cas + 1)); done
   done
-  check "the CA certificates it sends with it ($served_cas) are the new ones ($new_cas)" \
-    sh -c "[ $served_cas -ge 1 ] && [ $new_cas = $served_cas ]"
+  # (Puppet 5's WEBrick master sends the CA with its certificate; Puppet Server sends none.)
+  check "the CA certificates it sends with it, if any ($served_cas), are the new ones ($new_cas)" \
+    [ "$new_cas" = "$served_cas" ]
+  check "the CA bundle it serves to agents (/puppet-ca/v1/certificate/ca) is the new one" \
+    [ "$(on primary curl -sk "https://$SB_PRIMARY_ADDR:8140/puppet-ca/v1/certificate/ca?environment=production" |
+        sha256sum | cut -c1-64)" = "$ca_sum" ]
   for a in agent1 agent2; do
     check "$a completes puppet agent -t" agent_run $a
     check "$a keeps its own certificate (fingerprint unchanged)" [ "$(fp $a "$(cert_of $a)")" = "${own_fp[$a]}" ]
