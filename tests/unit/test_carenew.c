@@ -6,6 +6,9 @@
 #include <sys/stat.h>
 
 #include "carenew.h"
+#include "plan.h"
+#include "transport.h"
+#include "verify.h"
 #include "util.h"
 #include "x509.h"
 #include "testpki.h"
@@ -427,6 +430,140 @@ static void test_verify_at(void **state)
 	EVP_PKEY_free(leaf_key);
 }
 
+/* What the run saw before it changed anything (exec.c journals it): a stand-in. */
+struct before {
+	struct transport *t;
+	const char *path, *fingerprint, *pubkey;
+	time_t end;
+};
+
+static struct transport *before_transport(void *ctx, size_t host)
+{
+	(void)host;
+	return ((struct before *)ctx)->t;
+}
+
+static const char *before_fp(void *ctx, size_t host, const char *path)
+{
+	struct before *b = ctx;
+	(void)host;
+	return strcmp(path, b->path) == 0 ? b->fingerprint : NULL;
+}
+
+static bool before_key(void *ctx, size_t host, const char *path, char pubkey[65], time_t *end)
+{
+	struct before *b = ctx;
+	(void)host;
+	if (!b->pubkey || strcmp(path, b->path) != 0)
+		return false;
+	snprintf(pubkey, 65, "%s", b->pubkey);
+	*end = b->end;
+	return true;
+}
+
+/* The verify checks of the ca-reissue and agent-run steps: same_key, changed, unchanged and
+ * signed, judged against what the files were before the run. */
+static void test_verify_checks(void **state)
+{
+	(void)state;
+	time_t now = time(NULL);
+	EVP_PKEY *ca_key = gen_ec(), *leaf_key = gen_ec(), *other_key = gen_ec();
+	X509 *ca = p5_cert("Puppet CA: puppet.example.com", NULL, NULL, ca_key, true, 1, now - 100 * DAY, now + 5 * DAY,
+			   "issuer:always");
+	X509 *leaf = p5_cert("agent1.example.com", ca, ca_key, leaf_key, false, 5, now - DAY, now + 900 * DAY,
+			     "keyid:always");
+	char *ca_pem = pem_cert(ca), *leaf_pem = pem_cert(leaf), *kp = key_pem(ca_key);
+	struct dir d;
+	mkca(&d, ca_pem, kp, NULL);
+	add_signed(&d, "agent1.example.com.pem", leaf_pem);
+	char *leaf_path = path_join(d.signed_dir, "agent1.example.com.pem");
+	struct x509_info old = {0}, li = {0};
+	assert_int_equal(x509_parse_cert(ca_pem, strlen(ca_pem), &old, NULL), CW_OK);
+	assert_int_equal(x509_parse_cert(leaf_pem, strlen(leaf_pem), &li, NULL), CW_OK);
+	struct strbuf sb;
+	strbuf_init(&sb);
+	struct cw_error err = {0};
+	assert_int_equal(ca_renew(NULL, d.cadir, 5475, now, &sb, &err), CW_OK);
+
+	struct plan_host h = {.name = "localhost", .local = true};
+	struct plan p = {.hosts = &h, .nhosts = 1};
+	struct before b = {transport_local_new("localhost"), d.ca, old.fingerprint, old.pubkey_sha256,
+			   now + 5 * DAY};
+	struct verify_env env = {.ctx = &b, .transport = before_transport, .before = before_fp, .before_key = before_key};
+	char *line = NULL;
+	struct plan_check c = {.kind = CHECK_CERT, .path = d.ca, .is_ca = true, .same_key = true, .changed = true};
+	assert_true(verify_check(&p, &c, &env, &line));
+	assert_non_null(strstr(line, "the same public key as before the run"));
+	free(line);
+	/* Another key before the run, or none known: it fails. */
+	char other[65];
+	char *opem = key_pem(other_key);
+	assert_int_equal(x509_key_pubkey_sha256(opem, strlen(opem), other, NULL), CW_OK);
+	b.pubkey = other;
+	assert_false(verify_check(&p, &c, &env, &line));
+	assert_non_null(strstr(line, "PUBLIC KEYS DIFFER"));
+	free(line);
+	b.pubkey = NULL;
+	assert_false(verify_check(&p, &c, &env, &line));
+	assert_non_null(strstr(line, "its public key before the run is not known"));
+	free(line);
+	b.pubkey = old.pubkey_sha256;
+
+	/* signed: every certificate under the new bundle, now and a day after the old end. */
+	struct plan_check sc = {.kind = CHECK_SIGNED, .path = d.signed_dir, .ca = d.ca};
+	assert_true(verify_check(&p, &sc, &env, &line));
+	assert_non_null(strstr(line, "1 certificates verify under the new CA bundle now, 1 of them also at"));
+	free(line);
+	/* The old bundle in place of the new one: its end comes first, so it fails. */
+	char *old_path = path_join(d.top, "old-ca.pem");
+	test_write(old_path, ca_pem);
+	sc.ca = old_path;
+	b.path = old_path;
+	assert_false(verify_check(&p, &sc, &env, &line));
+	assert_non_null(strstr(line, "does not verify under the new CA bundle at"));
+	free(line);
+	sc.ca = d.ca;
+	b.path = d.ca;
+	/* A certificate of another CA in signed/: it fails too. */
+	X509 *stranger = make_cert("stranger.example.com", NULL, other_key, other_key, false, 9, now - DAY, now + 90 * DAY,
+				   NULL);
+	char *spem = pem_cert(stranger);
+	add_signed(&d, "stranger.example.com.pem", spem);
+	assert_false(verify_check(&p, &sc, &env, &line));
+	assert_non_null(strstr(line, "stranger.example.com.pem: does not verify"));
+	free(line);
+
+	/* unchanged: the agent's own certificate is the one it was. */
+	struct plan_check uc = {.kind = CHECK_CERT, .path = leaf_path, .ca = d.ca, .unchanged = true};
+	b.path = leaf_path;
+	b.fingerprint = li.fingerprint;
+	assert_true(verify_check(&p, &uc, &env, &line));
+	free(line);
+	b.fingerprint = old.fingerprint;
+	assert_false(verify_check(&p, &uc, &env, &line));
+	assert_non_null(strstr(line, "it is not the certificate it was before the run"));
+	free(line);
+
+	transport_free(b.t);
+	x509_info_done(&old);
+	x509_info_done(&li);
+	strbuf_done(&sb);
+	rmca(&d);
+	free(old_path);
+	free(leaf_path);
+	free(ca_pem);
+	free(leaf_pem);
+	free(kp);
+	free(opem);
+	free(spem);
+	X509_free(ca);
+	X509_free(leaf);
+	X509_free(stranger);
+	EVP_PKEY_free(ca_key);
+	EVP_PKEY_free(leaf_key);
+	EVP_PKEY_free(other_key);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -435,6 +572,7 @@ int main(void)
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_serial_named_by_leaves),
 		cmocka_unit_test(test_verify_at),
+		cmocka_unit_test(test_verify_checks),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
