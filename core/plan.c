@@ -615,6 +615,10 @@ cw_status plan_build(const struct plan_input *in, struct plan **out, struct cw_e
 	}
 	for (size_t i = 0; in->facts->warnings && in->facts->warnings[i]; i++)
 		strv_push(&p->warnings, in->facts->warnings[i]);
+	if (strcmp(in->proc->name, "ca-renew") == 0 && p->flavour && strcmp(p->flavour, "pe") == 0)
+		strv_push(&p->warnings, "Puppet Enterprise: PuppetDB's and the console's own copies of ca.pem are not "
+					"replaced by this procedure; copy the new ca_crt.pem to them before the old CA "
+					"certificate ends");
 	if (proc_has_role(in->proc, "agent") && p->nhosts == 1 && strcmp(in->proc->name, "crl-refresh") == 0)
 		strv_push(&p->warnings, "no agents are named: an agent keeps its old CRL until it is given the new one; "
 					"name them with --agents (or --agents-file)");

@@ -62,6 +62,7 @@ combos='
 crl-refresh oss-debian
 ca-renew oss-debian
 ca-renew oss-aio-5
+ca-renew pe-2019
 crl-refresh oss-aio-5
 crl-refresh pe-2019
 agent oss-debian
