@@ -167,8 +167,14 @@ static void expiry_checks(struct check_report *r, const struct wizard *w, long n
 	const char *certname = vars_get(&f->vars, "certname");
 
 	const char *ca_proc = check_ca_procedure(w->profile);
-	char *fix = xasprintf("regenerate the CA and every certificate before it expires: certwiz plan --procedure %s%s",
-			      ca_proc, strcmp(ca_proc, "oss-ca") == 0 ? "" : " (pe-split for a split install)");
+	bool pe = strcmp(ca_proc, "oss-ca") != 0;
+	char *fix = xasprintf("%s%s; if its key must change too, regenerate the CA and every certificate: certwiz plan "
+			      "--procedure %s%s",
+			      INVENTORY_CA_FIX,
+			      pe ? " (Puppet Enterprise: PuppetDB's and the console's own copies of ca.pem are not "
+				   "replaced by it; copy the new ca_crt.pem to them)"
+				 : "",
+			      ca_proc, pe ? " (pe-split for a split install)" : "");
 	if (f->has_ca)
 		expiry(r, "CA certificate", &f->cacert, now, within, "%s", fix);
 	else if (f->cacert.fingerprint[0])

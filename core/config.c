@@ -847,7 +847,7 @@ const char *step_kind_str(enum step_kind k)
 const char *check_kind_str(enum check_kind k)
 {
 	static const char *const names[] = {"absent", "present", "empty", "cert", "csr", "same", "tls",
-					    "command"};
+					    "command", "signed"};
 	return names[k];
 }
 
@@ -914,6 +914,7 @@ void procedure_free(struct procedure *p)
 	free(p->when_to_use);
 	free(p->seed);
 	strv_free(p->roles);
+	vars_done(&p->vars);
 	for (size_t i = 0; i < p->nbackups; i++) {
 		free(p->backups[i].role);
 		strv_free(p->backups[i].paths);
@@ -976,13 +977,13 @@ static cw_status load_check(struct ld *l, config_setting_t *e, struct check_tmpl
 {
 	static const char *const keys[] = {"absent", "present", "empty", "cert", "csr", "same", "tls",
 					   "command", "on", "ca", "crl", "crl_days", "cn", "san", "key", "as", "as_on",
-					   "changed", "is_ca", "address", "port", NULL};
+					   "changed", "unchanged", "same_key", "is_ca", "address", "port", "signed", NULL};
 	static const struct {
 		const char *key;
 		enum check_kind kind;
 	} kinds[] = {{"absent", CHECK_ABSENT}, {"present", CHECK_PRESENT}, {"empty", CHECK_EMPTY},
 		     {"cert", CHECK_CERT},     {"csr", CHECK_CSR},         {"same", CHECK_SAME},
-		     {"tls", CHECK_TLS},       {"command", CHECK_COMMAND}};
+		     {"tls", CHECK_TLS},       {"command", CHECK_COMMAND}, {"signed", CHECK_SIGNED}};
 	cw_status st;
 	memset(c, 0, sizeof *c);
 	c->line = line_of(e);
@@ -1010,18 +1011,24 @@ static cw_status load_check(struct ld *l, config_setting_t *e, struct check_tmpl
 	}
 	if (found != 1)
 		return bad(l, e, "a check needs exactly one of absent, present, empty, cert, csr, same, tls, "
-			   "command; found %d", found);
+			   "command, signed; found %d", found);
 	if ((st = get_str(l, e, "on", false, &c->on)) || (st = get_str(l, e, "ca", false, &c->ca)) ||
 	    (st = get_str(l, e, "crl", false, &c->crl)) || (st = get_str(l, e, "cn", false, &c->cn)) ||
 	    (st = get_str(l, e, "san", false, &c->san)) || (st = get_str(l, e, "key", false, &c->key)) ||
 	    (st = get_str(l, e, "as", false, &c->other)) || (st = get_str(l, e, "as_on", false, &c->other_on)) ||
 	    (st = get_bool(l, e, "changed", &c->changed, NULL)) ||
+	    (st = get_bool(l, e, "unchanged", &c->unchanged, NULL)) ||
+	    (st = get_bool(l, e, "same_key", &c->same_key, NULL)) ||
 	    (st = get_bool(l, e, "is_ca", &c->is_ca, NULL)) ||
 	    (st = get_int(l, e, "crl_days", 1, 36500, &c->crl_days)) ||
 	    (st = get_str(l, e, "address", false, &c->address)))
 		return st;
 	if (c->kind == CHECK_SAME && !c->other)
 		return bad(l, e, "a 'same' check needs 'as' (the file it must equal)");
+	if (c->kind == CHECK_SIGNED && !c->ca)
+		return bad(l, e, "a 'signed' check needs 'ca' (the CA bundle its certificates must verify under)");
+	if (c->changed && c->unchanged)
+		return bad(l, e, "a check cannot want a certificate both changed and unchanged");
 	if (c->kind == CHECK_TLS && !c->ca)
 		return bad(l, e, "a 'tls' check needs 'ca' (the CA bundle the served certificate must chain to)");
 	return CW_OK;
@@ -1133,9 +1140,9 @@ static cw_status load_step(struct ld *l, config_setting_t *e, const char *const 
 		if ((st = load_argv(l, act, "action", &s->action)))
 			return st;
 		const char *name = s->action.n && s->action.items[0].words ? s->action.items[0].words[0] : "";
-		if (strcmp(name, "crl-refresh") != 0 || s->action.n != 3)
-			return bad(l, act, "action must be (\"crl-refresh\", CADIR, DAYS), found '%s' with %zu words", name,
-				   s->action.n);
+		if ((strcmp(name, "crl-refresh") != 0 && strcmp(name, "ca-renew") != 0) || s->action.n != 3)
+			return bad(l, act, "action must be (\"crl-refresh\", CADIR, DAYS) or (\"ca-renew\", CADIR, DAYS), "
+				   "found '%s' with %zu words", name, s->action.n);
 	}
 	if (s->manual && !run && !svc && !bk && !act) {
 		kinds++;
@@ -1277,7 +1284,7 @@ static cw_status load_phases(struct ld *l, config_setting_t *list, struct proced
 cw_status procedure_load(const char *path, struct procedure **out, struct cw_error *err)
 {
 	static const char *const keys[] = {"name", "title", "summary", "when_to_use", "seed", "roles",
-					   "backup", "phases", NULL};
+					   "backup", "phases", "vars", NULL};
 	static const char *const bkeys[] = {"role", "paths", "when", NULL};
 	static const char *const known_roles[] = {"ca", "agent", "puppetdb", "console", NULL};
 	config_t cfg;
@@ -1326,6 +1333,9 @@ cw_status procedure_load(const char *path, struct procedure **out, struct cw_err
 			goto out;
 	}
 	if ((st = get_list(&l, root, "phases", true, &list)) || (st = load_phases(&l, list, p, dir, 0)))
+		goto out;
+	config_setting_t *vg = NULL;
+	if ((st = get_group(&l, root, "vars", false, &vg)) || (vg && (st = load_vars(&l, vg, &p->vars))))
 		goto out;
 	/* Step ids are how the journal, skip lists and sign-offs name steps: unique. */
 	for (size_t a = 0; a < p->nphases; a++)

@@ -72,6 +72,8 @@ enum check_kind {
 	CHECK_SAME,     /* file at path has the same bytes as file at other */
 	CHECK_TLS,      /* the service at address:port serves a cert chaining to ca */
 	CHECK_COMMAND,  /* argv exits 0 */
+	CHECK_SIGNED,   /* every certificate in the directory path verifies under ca, now and after
+			   the end of the CA bundle ca held before the run */
 };
 const char *check_kind_str(enum check_kind k);
 
@@ -87,6 +89,8 @@ struct check_tmpl {
 	char *other;         /* same: the file to compare with; csr: a key/csr on other_on */
 	char *other_on;      /* role whose host holds other */
 	bool changed;        /* cert: fingerprint differs from before the run */
+	bool unchanged;      /* cert: fingerprint is the one it had before the run */
+	bool same_key;       /* cert: public key is the one it had before the run */
 	bool is_ca;          /* cert: is a CA certificate */
 	int crl_days;        /* cert with crl: every CRL's next update at least this many days away */
 	char *address;       /* tls */
@@ -96,7 +100,7 @@ struct check_tmpl {
 };
 
 /* STEP_ACTION: work certwiz does itself on the host it runs on (no external command), named
- * by the first word of its argv: "crl-refresh CADIR DAYS". */
+ * by the first word of its argv: "crl-refresh CADIR DAYS", "ca-renew CADIR DAYS". */
 enum step_kind { STEP_RUN, STEP_SERVICE, STEP_MANUAL, STEP_BACKUP, STEP_ACTION };
 const char *step_kind_str(enum step_kind k);
 
@@ -142,6 +146,8 @@ struct procedure {
 	char **roles;            /* roles this procedure needs hosts for */
 	struct backup_tmpl *backups; size_t nbackups;
 	struct phase_tmpl *phases; size_t nphases;
+	struct vars vars;        /* the procedure's own variables and their defaults (ca_renew_days);
+				    the site's vars (answers file) override them */
 };
 
 /* ---- the site configuration (certwiz.cfg) and the batch answers file: one schema ---- */

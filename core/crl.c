@@ -9,7 +9,7 @@
 
 #include "x509.h"
 
-static char *at(const char *root, const char *cadir, const char *name)
+char *cadir_file(const char *root, const char *cadir, const char *name)
 {
 	char *p = path_join(cadir, name);
 	if (root && *root) {
@@ -18,6 +18,37 @@ static char *at(const char *root, const char *cadir, const char *name)
 		return r;
 	}
 	return p;
+}
+
+cw_status cadir_keys(const char *root, const char *cadir, char ***keys, struct cw_error *err)
+{
+	static const char *const key_names[] = {"ca_key.pem", "root_key.pem", NULL};
+	cw_status s = CW_OK;
+	*keys = NULL;
+	for (size_t i = 0; !s && key_names[i]; i++) {
+		char *kp = cadir_file(root, cadir, key_names[i]), *key = NULL;
+		if (path_exists(kp) && (s = file_read(kp, 1 << 20, &key, NULL, err)) == CW_OK)
+			strv_push_owned(keys, key);
+		free(kp);
+	}
+	return s;
+}
+
+void cadir_keys_free(char **keys)
+{
+	for (size_t i = 0; keys && keys[i]; i++)
+		explicit_bzero(keys[i], strlen(keys[i]));
+	strv_free(keys);
+}
+
+cw_status file_replace_keeping(const char *path, const char *data, size_t len, const struct stat *was,
+			       struct cw_error *err)
+{
+	cw_status s = file_write_atomic(path, data, len, was->st_mode & 07777, err);
+	if (!s && chown(path, was->st_uid, was->st_gid) != 0)
+		s = cw_error_set(err, CW_EIO, "%s: written, but its owner could not be set back to %d:%d", path,
+				 (int)was->st_uid, (int)was->st_gid);
+	return s;
 }
 
 /* A CRL number as `openssl crl -text` shows it (decimal), from its hex. */
@@ -48,13 +79,8 @@ static cw_status refresh_file(const char *path, const char *ca, size_t calen, ch
 	if ((s = x509_parse_crls(pem, len, &before, &nb, err)) ||
 	    (s = x509_crl_resign(pem, len, ca, calen, keys, now, days, &fresh, &n, err)))
 		goto done;
-	if ((s = file_write_atomic(path, fresh, strlen(fresh), st.st_mode & 07777, err)))
+	if ((s = file_replace_keeping(path, fresh, strlen(fresh), &st, err)))
 		goto done;
-	if (chown(path, st.st_uid, st.st_gid) != 0) {
-		s = cw_error_set(err, CW_EIO, "%s: written, but its owner could not be set back to %d:%d", path,
-				 (int)st.st_uid, (int)st.st_gid);
-		goto done;
-	}
 	free(pem);
 	pem = NULL;
 	if ((s = file_read(path, X509_PEM_MAX, &pem, &len, err)) || (s = x509_parse_crls(pem, len, &after, &na, err)))
@@ -84,28 +110,20 @@ done:
 cw_status crl_refresh(const char *root, const char *cadir, int days, time_t now, struct strbuf *out,
 		      struct cw_error *err)
 {
-	char *capath = at(root, cadir, "ca_crt.pem"), *ca = NULL;
+	char *capath = cadir_file(root, cadir, "ca_crt.pem"), *ca = NULL;
 	char **keys = NULL;
 	size_t calen = 0;
 	cw_status s = file_read(capath, X509_PEM_MAX, &ca, &calen, err);
-	static const char *const key_names[] = {"ca_key.pem", "root_key.pem", NULL};
-	for (size_t i = 0; !s && key_names[i]; i++) {
-		char *kp = at(root, cadir, key_names[i]), *key = NULL;
-		if (path_exists(kp) && (s = file_read(kp, 1 << 20, &key, NULL, err)) == CW_OK)
-			strv_push_owned(&keys, key);
-		free(kp);
-	}
+	if (!s)
+		s = cadir_keys(root, cadir, &keys, err);
 	static const char *const crls[] = {"ca_crl.pem", "infra_crl.pem", NULL};
 	for (size_t i = 0; !s && crls[i]; i++) {
-		char *p = at(root, cadir, crls[i]);
+		char *p = cadir_file(root, cadir, crls[i]);
 		if (i == 0 || path_exists(p))
 			s = refresh_file(p, ca, calen, keys, days, now, out, err);
 		free(p);
 	}
-	/* The keys' text is wiped before it is freed. */
-	for (size_t i = 0; keys && keys[i]; i++)
-		memset(keys[i], 0, strlen(keys[i]));
-	strv_free(keys);
+	cadir_keys_free(keys);
 	free(ca);
 	free(capath);
 	return s;

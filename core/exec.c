@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include "carenew.h"
 #include "crl.h"
 #include "report.h"
 #include "runner.h"
@@ -29,6 +30,8 @@ struct cert_snapshot {
 	size_t host;
 	char *path;
 	char *fingerprint;           /* "" when there was none */
+	char pubkey[65];             /* SHA-256 of its public key, "" when there was none */
+	time_t not_after;            /* of the earliest to end of the file's certificates (a CA bundle) */
 };
 
 struct exec {
@@ -117,6 +120,18 @@ static struct transport *env_transport(void *ctx, size_t host)
 	if (!ex->transports[host])
 		abort(); /* broken invariant: no transport for this host */
 	return ex->transports[host];
+}
+
+static bool env_before_key(void *ctx, size_t host, const char *path, char pubkey[65], time_t *not_after)
+{
+	struct exec *ex = ctx;
+	for (size_t i = 0; i < ex->ncerts; i++)
+		if (ex->certs[i].host == host && strcmp(ex->certs[i].path, path) == 0 && ex->certs[i].pubkey[0]) {
+			memcpy(pubkey, ex->certs[i].pubkey, 65);
+			*not_after = ex->certs[i].not_after;
+			return true;
+		}
+	return false;
 }
 
 static const char *env_before(void *ctx, size_t host, const char *path)
@@ -428,7 +443,7 @@ cw_status exec_open(struct wizard *w, const struct exec_opts *o, struct exec **o
 		if ((st = connect_host(ex, h, err)))
 			goto fail;
 	}
-	/* A resumed run keeps the fingerprints it saw before it changed anything. */
+	/* A resumed run keeps the fingerprints (and public keys, ends) it saw before it changed anything. */
 	for (size_t i = 0; i < old.n; i++) {
 		const struct journal_entry *je = &old.entries[i];
 		if (je->event != JE_FACT || !je->key || strncmp(je->key, "old:", 4) != 0 || !je->host)
@@ -438,28 +453,57 @@ cw_status exec_open(struct wizard *w, const struct exec_opts *o, struct exec **o
 			if (strcmp(p->hosts[h].name, je->host) == 0 && !env_before(ex, h, path + 1)) {
 				ex->certs = xrealloc(ex->certs, (ex->ncerts + 1) * sizeof *ex->certs);
 				ex->certs[ex->ncerts++] = (struct cert_snapshot){
-					h, xstrdup(path + 1), xstrdup(strcmp(je->value, "(none)") == 0 ? "" : je->value)};
+					h, xstrdup(path + 1), xstrdup(strcmp(je->value, "(none)") == 0 ? "" : je->value), "", 0};
 			}
 	}
-	/* What must change: the current fingerprints of every certificate a check wants new. */
+	for (size_t i = 0; i < old.n; i++) {
+		const struct journal_entry *je = &old.entries[i];
+		if (je->event != JE_FACT || !je->key || strncmp(je->key, "old-key:", 8) != 0 || !je->host || !je->value)
+			continue;
+		const char *path = strchr(je->key + 8, ':');
+		for (size_t k = 0; path && k < ex->ncerts; k++) {
+			struct cert_snapshot *cs = &ex->certs[k];
+			long long end = 0;
+			if (strcmp(cs->path, path + 1) == 0 && strcmp(p->hosts[cs->host].name, je->host) == 0 &&
+			    sscanf(je->value, "%64s %lld", cs->pubkey, &end) == 2)
+				cs->not_after = (time_t)end;
+		}
+	}
+	/* What must change, or stay: the current fingerprints of every certificate a check compares
+	 * with before the run (changed, unchanged, same_key), and of the CA bundle a signed check
+	 * verifies against (its end). */
 	for (size_t i = 0; i < p->nsteps; i++)
 		for (size_t k = 0; k < p->steps[i].nverify; k++) {
 			const struct plan_check *c = &p->steps[i].verify[k];
-			if (c->kind != CHECK_CERT || !c->changed || env_before(ex, c->host, c->path))
+			const char *path = c->kind == CHECK_SIGNED ? c->ca : c->path;
+			if (!((c->kind == CHECK_CERT && (c->changed || c->unchanged || c->same_key)) ||
+			      c->kind == CHECK_SIGNED) ||
+			    env_before(ex, c->host, path))
 				continue;
 			char *pem = NULL;
 			size_t len = 0;
 			struct x509_info info = {0};
 			const char *fp = "";
-			if (transport_read_file(ex->transports[c->host], c->path, 1 << 20, &pem, &len, NULL) == CW_OK &&
+			if (transport_read_file(ex->transports[c->host], path, X509_PEM_MAX, &pem, &len, NULL) == CW_OK &&
 			    x509_parse_cert(pem, len, &info, NULL) == CW_OK)
 				fp = info.fingerprint;
 			ex->certs = xrealloc(ex->certs, (ex->ncerts + 1) * sizeof *ex->certs);
-			ex->certs[ex->ncerts++] = (struct cert_snapshot){c->host, xstrdup(c->path), xstrdup(fp)};
-			char *key = xasprintf("old:%s:%s", p->hosts[c->host].name, c->path);
+			struct cert_snapshot *cs = &ex->certs[ex->ncerts++];
+			*cs = (struct cert_snapshot){c->host, xstrdup(path), xstrdup(fp), "", 0};
+			char *key = xasprintf("old:%s:%s", p->hosts[c->host].name, path);
 			jlog(ex, (struct journal_entry){.event = JE_FACT, .host = p->hosts[c->host].name, .key = key,
 							.value = *fp ? fp : "(none)"}, NULL);
 			free(key);
+			if (*fp) {
+				memcpy(cs->pubkey, info.pubkey_sha256, 65);
+				cs->not_after = ca_bundle_end(pem, len);
+				key = xasprintf("old-key:%s:%s", p->hosts[c->host].name, path);
+				char *value = xasprintf("%s %lld", cs->pubkey, (long long)cs->not_after);
+				jlog(ex, (struct journal_entry){.event = JE_FACT, .host = p->hosts[c->host].name, .key = key,
+								.value = value}, NULL);
+				free(value);
+				free(key);
+			}
 			x509_info_done(&info);
 			free(pem);
 		}
@@ -525,7 +569,8 @@ static void reset_result(struct step_result *r)
 static bool run_checks(struct exec *ex, const struct plan_check *cs, size_t n, const char *label,
 		       struct step_result *r)
 {
-	struct verify_env env = {.ctx = ex, .transport = env_transport, .before = env_before, .tls_wait_s = 60};
+	struct verify_env env = {.ctx = ex, .transport = env_transport, .before = env_before,
+				 .before_key = env_before_key, .tls_wait_s = 60};
 	bool all = true;
 	for (size_t i = 0; i < n; i++) {
 		char *line = NULL;
@@ -769,14 +814,15 @@ static cw_status judge_exit(const struct plan_step *s, struct step_result *r, co
 	return CW_EEXEC;
 }
 
-/* Work certwiz does itself (crl-refresh), on this host: its report is the step's output. */
+/* Work certwiz does itself (crl-refresh, ca-renew), on this host: its report is the step's output. */
 static cw_status run_action(struct exec *ex, const struct plan_step *s, struct step_result *r, struct out_ctx *oc,
 			    struct cw_error *e)
 {
 	struct strbuf sb;
 	strbuf_init(&sb);
 	long days = strtol(s->argv[2], NULL, 10);
-	cw_status st = crl_refresh(NULL, s->argv[1], (int)days, time(NULL), &sb, e);
+	cw_status st = strcmp(s->argv[0], "ca-renew") == 0 ? ca_renew(NULL, s->argv[1], (int)days, time(NULL), &sb, e)
+							   : crl_refresh(NULL, s->argv[1], (int)days, time(NULL), &sb, e);
 	if (sb.len)
 		on_output(oc, 1, sb.buf, sb.len);
 	strbuf_done(&sb);

@@ -686,8 +686,10 @@ char **inventory_fixes(const struct inventory *inv, const char *self, const char
 	}
 	for (size_t i = 0; i < inv->ncas; i++) {
 		if (date_state((long)inv->cas[i].not_after, inv->now, inv->within) != INV_OK) {
-			strv_push_owned(&out, xasprintf("the CA certificate (%s) expires: certwiz plan --procedure %s",
-							inv->cas[i].subject_cn, ca_procedure ? ca_procedure : "oss-ca"));
+			strv_push_owned(&out, xasprintf("the CA certificate (%s) expires: %s; if its key must change "
+							"too: certwiz plan --procedure %s",
+							inv->cas[i].subject_cn, INVENTORY_CA_FIX,
+							ca_procedure ? ca_procedure : "oss-ca"));
 			break;
 		}
 	}

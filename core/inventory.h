@@ -84,10 +84,18 @@ void inventory_format_json(const struct inventory *inv, bool only_expiring, stru
 	"plan --procedure crl-refresh --agents-file all-agents.txt (re-signs it with the CA's own key " \
 	"and gives it to the server and the agents)"
 
+/* The fix for a CA certificate near or past its end: renewed with its own key, so every
+ * certificate it signed stays valid. */
+#define INVENTORY_CA_FIX                                                                           \
+	"renew it with its own key: certwiz inventory --within 36500 --write-agents all-agents.txt "  \
+	"(every agent), then certwiz plan --procedure ca-renew --agents-file all-agents.txt (every "   \
+	"certificate stays valid)"
+
 /* What fixes each finding, as the certwiz command to run (one heap string a finding, NULL
  * when nothing is due): the expiring agents (through agents_file when one was written,
  * otherwise how to write it), self (the CA server's own certificate: the primary procedure),
- * the CA (ca_procedure, e.g. "oss-ca") and the CRL. */
+ * the CA (INVENTORY_CA_FIX; ca_procedure, e.g. "oss-ca", when its key must change too) and the
+ * CRL. */
 char **inventory_fixes(const struct inventory *inv, const char *self, const char *ca_procedure,
 		       char *const *agents, const char *agents_file);
 

@@ -238,6 +238,10 @@ static void context_vars(const struct plan *p, const struct plan_input *in, size
 			 const char *agents, struct vars *ctx)
 {
 	vars_copy(ctx, &p->hosts[run_host].vars);
+	/* The procedure's own variables, where the site (answers file) did not set them. */
+	for (size_t i = 0; i < in->proc->vars.n; i++)
+		if (!vars_get(ctx, in->proc->vars.items[i].name))
+			vars_set(ctx, in->proc->vars.items[i].name, in->proc->vars.items[i].value);
 	vars_import(ctx, "ca", &p->hosts[0].vars);
 	if (target)
 		vars_import(ctx, "agent", &p->hosts[target].vars);
@@ -362,6 +366,8 @@ static cw_status expand_checks(const struct plan *p, const struct vars *ctx, con
 		c->host = t->on ? host_for_role(p, t->on, target) : run_host;
 		c->other_host = t->other_on ? host_for_role(p, t->other_on, target) : c->host;
 		c->changed = t->changed;
+		c->unchanged = t->unchanged;
+		c->same_key = t->same_key;
 		c->is_ca = t->is_ca;
 		c->crl_days = t->crl_days;
 		if ((st = expand(ctx, t->path, step_id, &c->path, err)) ||
@@ -475,7 +481,7 @@ static cw_status add_step(struct plan *p, const struct plan_input *in, const str
 		st = expand(&ctx, t->manual, t->id, &s->manual, err);
 		break;
 	case STEP_ACTION: {
-		/* crl-refresh CADIR DAYS: the directory it rewrites and a sane number of days. */
+		/* crl-refresh / ca-renew CADIR DAYS: the directory it rewrites and a sane number of days. */
 		struct cw_error e;
 		char *end = NULL;
 		long days = 0;
@@ -486,6 +492,11 @@ static cw_status add_step(struct plan *p, const struct plan_input *in, const str
 		if (strv_len(s->argv) != 3 || validate_path(s->argv[1], 2, &e) != CW_OK)
 			st = cw_error_set(err, CW_EINVAL, "step %s: the CA directory of %s: %s", t->id, s->argv[0],
 					  strv_len(s->argv) == 3 ? e.msg : "missing");
+		else if ((!end || *end || days < 1 || days > 36500) && strcmp(s->argv[0], "ca-renew") == 0)
+			st = cw_error_set(err, CW_EINVAL,
+					  "step %s: the renewed CA lives 1 to 36500 days (ca_renew_days, in vars = { ... } "
+					  "of the answers file; 5475, fifteen years, when unset), not '%s'",
+					  t->id, s->argv[2]);
 		else if (!end || *end || days < 1 || days > 36500)
 			st = cw_error_set(err, CW_EINVAL, "step %s: a CRL's next update is 1 to 36500 days away, not '%s'",
 					  t->id, s->argv[2]);
@@ -604,9 +615,17 @@ cw_status plan_build(const struct plan_input *in, struct plan **out, struct cw_e
 	}
 	for (size_t i = 0; in->facts->warnings && in->facts->warnings[i]; i++)
 		strv_push(&p->warnings, in->facts->warnings[i]);
+	if (strcmp(in->proc->name, "ca-renew") == 0 && p->flavour && strcmp(p->flavour, "pe") == 0)
+		strv_push(&p->warnings, "Puppet Enterprise: PuppetDB's and the console's own copies of ca.pem are not "
+					"replaced by this procedure; copy the new ca_crt.pem to them before the old CA "
+					"certificate ends");
 	if (proc_has_role(in->proc, "agent") && p->nhosts == 1 && strcmp(in->proc->name, "crl-refresh") == 0)
 		strv_push(&p->warnings, "no agents are named: an agent keeps its old CRL until it is given the new one; "
 					"name them with --agents (or --agents-file)");
+	else if (proc_has_role(in->proc, "agent") && p->nhosts == 1 && strcmp(in->proc->name, "ca-renew") == 0)
+		strv_push(&p->warnings, "no agents are named: an agent keeps the old CA certificate, and stops trusting "
+					"the server when it ends, until it is given the new one; name them with --agents "
+					"(or --agents-file)");
 	else if (proc_has_role(in->proc, "agent") && p->nhosts == 1)
 		strv_push(&p->warnings, "no agents are named: every agent needs a new certificate after this; "
 					"name them with --agents, or run the agent procedure for them afterwards");
@@ -759,8 +778,17 @@ char *plan_check_describe(const struct plan *p, const struct plan_check *c)
 			strbuf_addf(&sb, " (its next update at least %d days away)", c->crl_days);
 		if (c->key)
 			strbuf_addf(&sb, ", matching the key %s", c->key);
+		if (c->same_key)
+			strbuf_adds(&sb, ", with the public key it had before the run");
 		if (c->changed)
 			strbuf_adds(&sb, ", and new (its fingerprint changed)");
+		if (c->unchanged)
+			strbuf_adds(&sb, ", and the same one as before the run (its fingerprint unchanged)");
+		break;
+	case CHECK_SIGNED:
+		strbuf_addf(&sb, "every certificate in %s verifies under the CA in %s (on %s), now and a day after the "
+				 "end of the CA it replaced",
+			    c->path, c->ca, on);
 		break;
 	case CHECK_CSR:
 		strbuf_addf(&sb, "%s is a certificate request (on %s)", c->path, on);
@@ -857,9 +885,15 @@ void plan_format_step(const struct plan *p, const struct plan_step *s, bool brie
 		}
 		break;
 	case STEP_ACTION: {
-		char *line = xasprintf("certwiz itself: re-sign %s/ca_crl.pem (and infra_crl.pem where it exists) with "
-				       "the CA's own keys, same revoked entries, next update in %s days, CRL number + 1",
-				       s->argv[1], s->argv[2]);
+		char *line = strcmp(s->argv[0], "ca-renew") == 0
+				     ? xasprintf("certwiz itself: re-issue %s/ca_crt.pem (every CA certificate in it) with "
+						 "the same keys, names and key identifiers, a new serial, valid for %s days, "
+						 "once every certificate in %s/signed verifies under it",
+						 s->argv[1], s->argv[2], s->argv[1])
+				     : xasprintf("certwiz itself: re-sign %s/ca_crl.pem (and infra_crl.pem where it exists) "
+						 "with the CA's own keys, same revoked entries, next update in %s days, CRL "
+						 "number + 1",
+						 s->argv[1], s->argv[2]);
 		strbuf_wrap(out, "         ", line, 78);
 		free(line);
 		break;

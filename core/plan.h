@@ -33,7 +33,7 @@ struct plan_check {
 	char **san;        /* strv */
 	char *other;       /* same/csr: file on other_host */
 	size_t other_host;
-	bool changed, is_ca;
+	bool changed, unchanged, same_key, is_ca;
 	int crl_days;      /* cert with crl: every CRL's next update at least this many days away */
 	char *address;
 	int port;

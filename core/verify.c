@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "carenew.h"
 #include "runner.h"
 #include "util.h"
 #include "x509.h"
@@ -128,11 +129,34 @@ static bool check_cert(const struct plan *p, const struct plan_check *c, const s
 			ok = false;
 		}
 	}
+	if (c->unchanged) {
+		const char *before = env->before ? env->before(env->ctx, c->host, c->path) : NULL;
+		if (!before || !*before) {
+			strbuf_adds(&why, "; what it was before the run is not known");
+			ok = false;
+		} else if (strcmp(before, info.fingerprint) != 0) {
+			strbuf_addf(&why, "; it is not the certificate it was before the run (fingerprint %s)", before);
+			ok = false;
+		}
+	}
+	if (c->same_key) {
+		char pk[65];
+		time_t end;
+		if (!env->before_key || !env->before_key(env->ctx, c->host, c->path, pk, &end)) {
+			strbuf_adds(&why, "; its public key before the run is not known");
+			ok = false;
+		} else if (strcmp(pk, info.pubkey_sha256) != 0) {
+			strbuf_addf(&why, "; PUBLIC KEYS DIFFER: it has %s, before the run it had %s", info.pubkey_sha256, pk);
+			ok = false;
+		}
+	}
 	char exp[32];
 	time_iso8601((long)info.not_after, exp);
 	if (ok)
-		*line = xasprintf("%s on %s: %s, expires %s, SHA-256 %s", c->path, host,
-				  info.subject_cn ? info.subject_cn : "?", exp, info.fingerprint);
+		*line = xasprintf("%s on %s: %s, expires %s, SHA-256 %s%s%s", c->path, host,
+				  info.subject_cn ? info.subject_cn : "?", exp, info.fingerprint,
+				  c->same_key ? ", the same public key as before the run: " : "",
+				  c->same_key ? info.pubkey_sha256 : "");
 	else
 		*line = xasprintf("%s on %s (subject %s, SHA-256 %s)%s", c->path, host,
 				  info.subject_cn ? info.subject_cn : "?", info.fingerprint, why.buf);
@@ -278,6 +302,62 @@ static bool check_tls(const struct plan *p, const struct plan_check *c, const st
 	return ok;
 }
 
+/* Every certificate in a directory under a CA bundle, now and a day after the end of the bundle
+ * the same path held before the run (ca_renew_judge). */
+static bool check_signed(const struct plan *p, const struct plan_check *c, const struct verify_env *env,
+			 char **line)
+{
+	struct cw_error err = {0};
+	struct transport *t = env->transport(env->ctx, c->host);
+	const char *host = p->hosts[c->host].name;
+	char *ca = NULL, *list = NULL, pk[65];
+	size_t calen = 0;
+	time_t old_end = 0;
+	if (read_on(env, c->host, c->ca, &ca, &calen, &err))
+		return fail_line(line, "cannot read the CA bundle %s on %s: %s", c->ca, host, err.msg);
+	if (!env->before_key || !env->before_key(env->ctx, c->host, c->ca, pk, &old_end)) {
+		free(ca);
+		return fail_line(line, "the end of the CA bundle %s before the run is not known", c->ca);
+	}
+	char *const argv[] = {"find", c->path, "-mindepth", "1", "-maxdepth", "1", "-name", "*.pem", "-type", "f", NULL};
+	struct proc_result res;
+	if (runner_capture(t, argv, 600, 64 << 20, &list, NULL, &res, &err) || res.exit_code != 0) {
+		free(ca);
+		free(list);
+		return fail_line(line, "cannot list %s on %s: %s", c->path, host, err.msg[0] ? err.msg : "find failed");
+	}
+	char **names = strv_split(list, '\n');
+	free(list);
+	struct ca_renew_tally tally = {.after = old_end + 86400};
+	struct strbuf out;
+	strbuf_init(&out);
+	time_t now = time(NULL);
+	for (size_t i = 0; names && names[i]; i++) {
+		char *pem = NULL;
+		size_t len = 0;
+		if (read_on(env, c->host, names[i], &pem, &len, &err)) {
+			strbuf_addf(&out, "%s: cannot read it: %s\n", names[i], err.msg);
+			tally.failed++;
+		} else {
+			ca_renew_judge(&tally, names[i], pem, len, NULL, 0, ca, calen, now, &out);
+		}
+		free(pem);
+	}
+	strv_free(names);
+	free(ca);
+	ca_renew_tally_line(&tally, c->path, &out);
+	/* One line: the failures first (each ends in a newline), then the summary. */
+	for (size_t i = 0; i < out.len; i++)
+		if (out.buf[i] == '\n' && i + 1 < out.len)
+			out.buf[i] = ';';
+	if (out.len && out.buf[out.len - 1] == '\n')
+		out.buf[--out.len] = '\0';
+	bool ok = tally.failed == 0 && tally.checked > 0;
+	*line = xasprintf("%s on %s%s", out.buf, host, tally.checked ? "" : " (nothing was checked)");
+	strbuf_done(&out);
+	return ok;
+}
+
 bool verify_check(const struct plan *p, const struct plan_check *c, const struct verify_env *env,
 		  char **line)
 {
@@ -326,6 +406,8 @@ bool verify_check(const struct plan *p, const struct plan_check *c, const struct
 		return check_same(p, c, env, line);
 	case CHECK_TLS:
 		return check_tls(p, c, env, line);
+	case CHECK_SIGNED:
+		return check_signed(p, c, env, line);
 	case CHECK_COMMAND: {
 		struct proc_result res;
 		char *cmd = argv_display(c->argv);

@@ -270,10 +270,14 @@ static void procedure_names_used(char ***names, const struct procedure *p)
 				refs_add(names, strs[k]);
 			argv_refs(names, &t->run[0]);
 			argv_refs(names, &t->run[1]);
+			argv_refs(names, &t->action);
 			when_refs(names, t->when);
 			checks_refs(names, t->require, t->nrequire);
 			checks_refs(names, t->verify, t->nverify);
 		}
+	for (size_t i = 0; i < p->vars.n; i++)
+		if (!strv_contains(*names, p->vars.items[i].name))
+			strv_push(names, p->vars.items[i].name);
 	for (size_t i = 0; i < p->nbackups; i++) {
 		for (size_t k = 0; p->backups[i].paths && p->backups[i].paths[k]; k++)
 			refs_add(names, p->backups[i].paths[k]);

@@ -18,6 +18,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
@@ -892,6 +893,12 @@ static cw_status verify_once(X509_STORE *store, X509 *leaf, STACK_OF(X509) *untr
 cw_status x509_verify(const char *cert_pem, size_t cert_len, const char *ca_pem, size_t ca_len,
 		      const char *crl_pem, size_t crl_len, struct cw_error *err)
 {
+	return x509_verify_at(cert_pem, cert_len, ca_pem, ca_len, crl_pem, crl_len, 0, err);
+}
+
+cw_status x509_verify_at(const char *cert_pem, size_t cert_len, const char *ca_pem, size_t ca_len,
+			 const char *crl_pem, size_t crl_len, time_t at, struct cw_error *err)
+{
 	STACK_OF(X509) *certs = NULL, *cas = NULL, *chain = NULL;
 	STACK_OF(X509_CRL) *crls = NULL;
 	X509_STORE *store = NULL;
@@ -920,6 +927,8 @@ cw_status x509_verify(const char *cert_pem, size_t cert_len, const char *ca_pem,
 	 * self-signature, no partial chains. */
 	X509_STORE_set_flags(store, X509_V_FLAG_CHECK_SS_SIGNATURE);
 	X509_STORE_set_purpose(store, X509_PURPOSE_ANY);
+	if (at)
+		X509_VERIFY_PARAM_set_time(X509_STORE_get0_param(store), at);
 
 	/* The leaf is certs[0]; the rest are untrusted intermediates offered with it. */
 	X509 *leaf = sk_X509_shift(certs);
@@ -1316,6 +1325,35 @@ bool x509_text_has_private_key(const char *text, size_t len)
 
 /* ---- re-signing CRLs (a CRL near its next update, the CA's key kept) ---- */
 
+/* The private keys of a NULL-terminated list of PEM texts (heap array of *n, free with
+ * keys_free). */
+static cw_status keys_read(char *const *key_pems, EVP_PKEY ***keys, size_t *n, struct cw_error *err)
+{
+	*n = strv_len(key_pems);
+	*keys = xcalloc(*n + 1, sizeof **keys);
+	for (size_t i = 0; i < *n; i++) {
+		cw_status st = read_private_key(key_pems[i], strlen(key_pems[i]), &(*keys)[i], err);
+		if (st)
+			return st;
+	}
+	return CW_OK;
+}
+
+static void keys_free(EVP_PKEY **keys, size_t n)
+{
+	for (size_t i = 0; keys && i < n; i++)
+		EVP_PKEY_free(keys[i]);
+	free(keys);
+}
+
+/* The text a memory BIO holds (heap). */
+static char *bio_dup(BIO *bio)
+{
+	char *data = NULL;
+	long len = BIO_get_mem_data(bio, &data);
+	return xstrndup(data, (size_t)len);
+}
+
 /* The key of keys that belongs to cert, or NULL. */
 static EVP_PKEY *key_of_cert(X509 *cert, EVP_PKEY *const *keys, size_t nkeys)
 {
@@ -1371,11 +1409,8 @@ cw_status x509_crl_resign(const char *crl_pem, size_t crl_len, const char *ca_pe
 	if ((st = read_crl_stack(crl_pem, crl_len, &crls, err)) ||
 	    (st = read_cert_stack("CA bundle", ca_pem, ca_len, &cas, err)))
 		goto done;
-	nkeys = strv_len(key_pems);
-	keys = xcalloc(nkeys + 1, sizeof *keys);
-	for (size_t i = 0; i < nkeys; i++)
-		if ((st = read_private_key(key_pems[i], strlen(key_pems[i]), &keys[i], err)))
-			goto done;
+	if ((st = keys_read(key_pems, &keys, &nkeys, err)))
+		goto done;
 	bio = BIO_new(BIO_s_mem());
 	if (!bio) {
 		st = cw_error_set(err, CW_ESSL, "out of memory");
@@ -1407,18 +1442,189 @@ cw_status x509_crl_resign(const char *crl_pem, size_t crl_len, const char *ca_pe
 			goto done;
 		(*resigned)++;
 	}
-	char *data = NULL;
-	long len = BIO_get_mem_data(bio, &data);
-	*out = xstrndup(data, (size_t)len);
+	*out = bio_dup(bio);
 done:
 	BIO_free(bio);
-	for (size_t i = 0; keys && i < nkeys; i++)
-		EVP_PKEY_free(keys[i]);
-	free(keys);
+	keys_free(keys, nkeys);
 	sk_X509_CRL_pop_free(crls, X509_CRL_free);
 	sk_X509_pop_free(cas, X509_free);
 	ERR_clear_error();
 	if (st)
 		*resigned = 0;
+	return st;
+}
+
+/* ---- re-issuing CA certificates with their own keys (a CA near its end, ca-renew) ---- */
+
+/* A positive random serial of 16 bytes: it cannot meet Puppet's counted serials. */
+static bool random_serial(ASN1_INTEGER *out)
+{
+	unsigned char b[16];
+	if (RAND_bytes(b, sizeof b) != 1)
+		return false;
+	b[0] = (unsigned char)((b[0] & 0x7F) | 0x40);
+	BIGNUM *bn = BN_bin2bn(b, sizeof b, NULL);
+	bool ok = bn && BN_to_ASN1_INTEGER(bn, out);
+	BN_free(bn);
+	return ok;
+}
+
+/* The digest the old certificate was signed with (NULL for keys that take none, Ed25519). */
+static const EVP_MD *old_digest(const X509 *x)
+{
+	int md = NID_undef, pk = NID_undef;
+	if (!OBJ_find_sigid_algs(X509_get_signature_nid(x), &md, &pk) || md == NID_undef)
+		return md == NID_undef && pk != NID_undef ? NULL : EVP_sha256();
+	const EVP_MD *d = EVP_get_digestbynid(md);
+	return d ? d : EVP_sha256();
+}
+
+/* Key identifiers as DER, for comparing an old certificate with its new issue. */
+static bool same_ext(const X509 *a, const X509 *b, int nid)
+{
+	int ia = X509_get_ext_by_NID(a, nid, -1), ib = X509_get_ext_by_NID(b, nid, -1);
+	if (ia < 0 || ib < 0)
+		return ia == ib;
+	const ASN1_OCTET_STRING *da = X509_EXTENSION_get_data(X509_get_ext(a, ia));
+	const ASN1_OCTET_STRING *db = X509_EXTENSION_get_data(X509_get_ext(b, ib));
+	return ASN1_OCTET_STRING_cmp(da, db) == 0;
+}
+
+/* An authorityKeyIdentifier that names its issuer by serial (Puppet 5's self-signed CA:
+ * DirName and serial:01) must name the issuer's new serial, or OpenSSL no longer takes the
+ * issuer for this certificate's. The key identifier and the issuer name stay as they were. */
+static bool aki_follow_serial(X509 *x, const ASN1_INTEGER *issuer_serial, bool *changed)
+{
+	int crit = 0;
+	*changed = false;
+	AUTHORITY_KEYID *akid = X509_get_ext_d2i(x, NID_authority_key_identifier, &crit, NULL);
+	if (!akid) {
+		ERR_clear_error();
+		return true;
+	}
+	bool ok = true;
+	if (akid->serial && ASN1_INTEGER_cmp(akid->serial, issuer_serial) != 0) {
+		ASN1_INTEGER_free(akid->serial);
+		akid->serial = ASN1_INTEGER_dup(issuer_serial);
+		ok = akid->serial && X509_add1_ext_i2d(x, NID_authority_key_identifier, akid, crit, X509V3_ADD_REPLACE) == 1;
+		*changed = ok;
+	}
+	AUTHORITY_KEYID_free(akid);
+	return ok;
+}
+
+bool x509_aki_serial(const char *pem, size_t len, char out[X509_SERIAL_MAX])
+{
+	out[0] = '\0';
+	X509 *x = NULL;
+	if (read_cert("certificate", pem, len, &x, NULL) != CW_OK)
+		return false;
+	AUTHORITY_KEYID *akid = X509_get_ext_d2i(x, NID_authority_key_identifier, NULL, NULL);
+	bool named = akid && akid->serial && serial_hex(akid->serial, out);
+	AUTHORITY_KEYID_free(akid);
+	X509_free(x);
+	ERR_clear_error();
+	return named;
+}
+
+cw_status x509_ca_reissue(const char *ca_pem, size_t ca_len, char *const *key_pems, char *const *keep_serials,
+			  time_t now, int days, char **out, struct cw_error *err)
+{
+	*out = NULL;
+	if (days < 1 || days > 36500)
+		return cw_error_set(err, CW_EINVAL, "a CA certificate lives 1 to 36500 days, not %d", days);
+	STACK_OF(X509) *cas = NULL;
+	X509 **fresh = NULL;
+	int *issuer = NULL;
+	EVP_PKEY **keys = NULL;
+	size_t nkeys = 0;
+	BIO *bio = NULL;
+	char why[256];
+	cw_status st = read_cert_stack("CA bundle", ca_pem, ca_len, &cas, err);
+	if (st)
+		return st;
+	int n = sk_X509_num(cas);
+	fresh = xcalloc((size_t)n, sizeof *fresh);
+	issuer = xcalloc((size_t)n, sizeof *issuer);
+	if ((st = keys_read(key_pems, &keys, &nkeys, err)))
+		goto done;
+	/* Each certificate's issuer in the bundle: the same name and a signature its key checks. */
+	for (int i = 0; i < n; i++) {
+		X509 *x = sk_X509_value(cas, i);
+		char *cn = name_cn(X509_get_subject_name(x));
+		issuer[i] = -1;
+		for (int j = 0; j < n && issuer[i] < 0; j++) {
+			X509 *c = sk_X509_value(cas, j);
+			if (X509_NAME_cmp(X509_get_subject_name(c), X509_get_issuer_name(x)) == 0 &&
+			    X509_verify(x, X509_get0_pubkey(c)) == 1)
+				issuer[i] = j;
+		}
+		ERR_clear_error();
+		if (X509_check_ca(x) == 0)
+			st = cw_error_set(err, CW_EINVAL, "certificate %d of the bundle ('%s') is not a CA certificate", i + 1, cn);
+		else if (issuer[i] < 0)
+			st = cw_error_set(err, CW_EINVAL,
+					  "the issuer of '%s' is not in the bundle (or did not sign it): certwiz re-issues "
+					  "a whole CA chain, root included", cn);
+		else if (!key_of_cert(sk_X509_value(cas, issuer[i]), keys, nkeys))
+			st = cw_error_set(err, CW_EINVAL,
+					  "no private key given belongs to '%s', which signs '%s': refusing to re-issue it "
+					  "with another key", i == issuer[i] ? cn : "its issuer", cn);
+		free(cn);
+		if (st)
+			goto done;
+	}
+	/* New serials first: a certificate's authorityKeyIdentifier may name its issuer's. One that
+	 * a signed certificate names in its own (keep_serials) stays. */
+	ASN1_TIME *nb = ASN1_TIME_set(NULL, now - 86400), *na = ASN1_TIME_set(NULL, now + (time_t)days * 86400);
+	for (int i = 0; i < n && !st; i++) {
+		char serial[X509_SERIAL_MAX] = "";
+		fresh[i] = X509_dup(sk_X509_value(cas, i));
+		bool keep = fresh[i] && serial_hex(X509_get_serialNumber(fresh[i]), serial) &&
+			    strv_contains(keep_serials, serial);
+		if (!fresh[i] || !nb || !na || (!keep && !random_serial(X509_get_serialNumber(fresh[i]))) ||
+		    !X509_set1_notBefore(fresh[i], nb) || !X509_set1_notAfter(fresh[i], na))
+			st = cw_error_set(err, CW_ESSL, "cannot make the new CA certificate: %s", ssl_reason(why, sizeof why));
+	}
+	ASN1_TIME_free(nb);
+	ASN1_TIME_free(na);
+	if (st)
+		goto done;
+	bio = BIO_new(BIO_s_mem());
+	for (int i = 0; i < n && !st; i++) {
+		X509 *old = sk_X509_value(cas, i), *x = fresh[i];
+		X509 *by_old = sk_X509_value(cas, issuer[i]);
+		EVP_PKEY *key = key_of_cert(by_old, keys, nkeys);
+		char *cn = name_cn(X509_get_subject_name(old));
+		bool aki_changed = false;
+		if (!aki_follow_serial(x, X509_get_serialNumber(fresh[issuer[i]]), &aki_changed) ||
+		    X509_sign(x, key, old_digest(old)) <= 0)
+			st = cw_error_set(err, CW_ESSL, "cannot sign the new certificate of '%s': %s", cn,
+					  ssl_reason(why, sizeof why));
+		/* What must not change: the key, the names, the key identifiers, the extensions. */
+		else if (EVP_PKEY_eq(X509_get0_pubkey(x), X509_get0_pubkey(old)) != 1 ||
+			 X509_NAME_cmp(X509_get_subject_name(x), X509_get_subject_name(old)) != 0 ||
+			 X509_NAME_cmp(X509_get_issuer_name(x), X509_get_issuer_name(old)) != 0 ||
+			 !same_ext(x, old, NID_subject_key_identifier) ||
+			 (!aki_changed && !same_ext(x, old, NID_authority_key_identifier)) ||
+			 X509_get_ext_count(x) != X509_get_ext_count(old) || X509_check_ca(x) != X509_check_ca(old))
+			st = cw_error_set(err, CW_EVERIFY, "the new certificate of '%s' lost its key, name or extensions", cn);
+		else if (X509_verify(x, X509_get0_pubkey(fresh[issuer[i]])) != 1)
+			st = cw_error_set(err, CW_EVERIFY, "the new certificate of '%s' does not verify against its issuer", cn);
+		else if (!bio || !PEM_write_bio_X509(bio, x))
+			st = cw_error_set(err, CW_ESSL, "out of memory");
+		free(cn);
+	}
+	if (!st)
+		*out = bio_dup(bio);
+done:
+	BIO_free(bio);
+	for (int i = 0; fresh && i < n; i++)
+		X509_free(fresh[i]);
+	free(fresh);
+	free(issuer);
+	keys_free(keys, nkeys);
+	sk_X509_pop_free(cas, X509_free);
+	ERR_clear_error();
 	return st;
 }

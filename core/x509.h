@@ -58,6 +58,10 @@ cw_status x509_key_pubkey_sha256(const char *pem, size_t len, char out[65], stru
 cw_status x509_verify(const char *cert_pem, size_t cert_len, const char *ca_pem, size_t ca_len,
 		      const char *crl_pem, size_t crl_len, struct cw_error *err);
 
+/* The same at a given time (X509_VERIFY_PARAM_set_time; 0: now): would it still verify then? */
+cw_status x509_verify_at(const char *cert_pem, size_t cert_len, const char *ca_pem, size_t ca_len,
+			 const char *crl_pem, size_t crl_len, time_t at, struct cw_error *err);
+
 /* Does the private key belong to the certificate? */
 cw_status x509_key_matches(const char *cert_pem, size_t cert_len, const char *key_pem,
 			   size_t key_len, bool *match, struct cw_error *err);
@@ -94,6 +98,23 @@ bool x509_crl_lists(const struct x509_crl_info *c, const char *serial);
 cw_status x509_crl_resign(const char *crl_pem, size_t crl_len, const char *ca_pem, size_t ca_len,
 			  char *const *key_pems, time_t now, int days, char **out, size_t *resigned,
 			  struct cw_error *err);
+
+/* The serial (hex, as x509_info.serial) the authorityKeyIdentifier of the first certificate of
+ * pem names its issuer by (Puppet Server's agent certificates: the intermediate's, 02); false
+ * when it names none or the text is not a certificate. */
+bool x509_aki_serial(const char *pem, size_t len, char out[X509_SERIAL_MAX]);
+
+/* Re-issue every CA certificate of ca_pem (a single self-signed CA, or a two-tier CA's
+ * intermediate and root, in any order) with the key of its issuer from key_pems (never copied or
+ * logged): the same public key, subject, issuer, extensions and key identifiers, a new random
+ * serial — except a serial listed in keep_serials (a strv of hex serials; certificates it signed
+ * name it, and OpenSSL takes an issuer only with the serial they name) — notBefore a day before
+ * now, notAfter now + days. An authorityKeyIdentifier that names its issuer's serial (Puppet 5's
+ * CA names its own) names the issuer's new serial. A certificate that is not a CA, whose issuer
+ * is not in the bundle, or whose issuer's key is not given fails the whole call. *out: heap PEM,
+ * the new certificates in the bundle's order. */
+cw_status x509_ca_reissue(const char *ca_pem, size_t ca_len, char *const *key_pems, char *const *keep_serials,
+			  time_t now, int days, char **out, struct cw_error *err);
 
 /* Connect to address:port (TLS, no verification), return the PEM of the certificate the
  * server presents. sni may be NULL. Gives up after timeout_ms. */

@@ -40,19 +40,8 @@ owner=$(stat -c %u:%g "$ca/ca_crl.pem")
 crl_text() { openssl crl -noout -text -in "$1"; }
 old_serials=$(crl_text "$ca/ca_crl.pem" | sed -n 's/.*Serial Number: *//p')
 
-fake=$SRCDIR/tests/screen/bin/fake-service
-cat >"$tmp/site.cfg" <<EOF
-operator = "tester";
-procedure = "crl-refresh";
-confirm_destructive = true;
-services = {
-  backend = "command";
-  start = ["$fake", "$tmp/state", "start", "\${service}"];
-  stop = ["$fake", "$tmp/state", "stop", "\${service}"];
-  status = ["$fake", "$tmp/state", "status", "\${service}"];
-};
-vars = { confdir = "$tmp/conf"; ssldir = "$tmp/ssl"; cadir = "$ca"; client_datadir = "$tmp/cd"; };
-EOF
+. "$SRCDIR/tests/cli/ca-site.sh"
+ca_site crl-refresh >"$tmp/site.cfg"
 : >"$tmp/state/puppetserver.running"
 (cd "$tmp" && "$CERTWIZ" run --answers "$tmp/site.cfg" --datadir "$tmp/data" --profile screen-test -c puppet.example.com \
   --config /dev/null --journal-dir "$tmp/runs" --backup-dir "$tmp/backups") >"$tmp/run.out" 2>&1

@@ -158,7 +158,8 @@ done <<'EOT'
 check.out|WARN signed certificates  4 in /etc/puppet/puppetserver/ca: 2 expiring within 30 days
 check.out|fix: 1 agent certificate(s) expire within 30 days: certwiz inventory --within 30 --write-agents
 check.out|fix: regenerate it with its alt names: certwiz plan --procedure primary
-check4000.out|fix: regenerate the CA and every certificate before it expires: certwiz plan --procedure oss-ca
+check4000.out|fix: renew it with its own key: certwiz inventory --within 36500 --write-agents all-agents.txt (every agent), then certwiz plan --procedure ca-renew --agents-file all-agents.txt
+check4000.out|if its key must change too, regenerate the CA and every certificate: certwiz plan --procedure oss-ca
 check4000.out|then certwiz plan --procedure crl-refresh --agents-file all-agents.txt
 EOT
 

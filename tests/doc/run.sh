@@ -85,7 +85,7 @@ else
     if [ "$got" != "$want" ]; then bad "completing '$*': got '$got', want '$want'"; else ok; fi
   }
   expect_completion "plan " certwiz pl
-  expect_completion "agent crl-refresh oss-ca pe-monolithic pe-split primary " certwiz plan --datadir "$SRCDIR" --procedure ""
+  expect_completion "agent ca-renew crl-refresh oss-ca pe-monolithic pe-split primary " certwiz plan --datadir "$SRCDIR" --procedure ""
   expect_completion "oss-aio oss-aio-5 oss-debian " certwiz plan --datadir "$SRCDIR" -P oss
   expect_completion "--on-failure --operator " certwiz run --o
   expect_completion "rollback " certwiz run --on-failure r

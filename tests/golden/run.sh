@@ -60,6 +60,9 @@ console_host=console.example.com
 # procedure profile, one combination a line
 combos='
 crl-refresh oss-debian
+ca-renew oss-debian
+ca-renew oss-aio-5
+ca-renew pe-2019
 crl-refresh oss-aio-5
 crl-refresh pe-2019
 agent oss-debian

@@ -394,8 +394,10 @@ static void test_text_and_fixes(void **state)
 	assert_int_equal(inventory_read(f->root, MODERN_CADIR, MODERN_SSLDIR, (long)f->now, 3650, &inv, &err), CW_OK);
 	fixes = inventory_fixes(&inv, "puppet.example.com", "pe-monolithic", NULL, NULL);
 	all = strv_join(fixes, "\n");
-	assert_non_null(strstr(all, "the CA certificate (Puppet CA: puppet.example.com) expires: certwiz plan "
-				    "--procedure pe-monolithic"));
+	assert_non_null(strstr(all, "the CA certificate (Puppet CA: puppet.example.com) expires: renew it with its own "
+				    "key: certwiz inventory --within 36500 --write-agents all-agents.txt (every agent), "
+				    "then certwiz plan --procedure ca-renew --agents-file all-agents.txt"));
+	assert_non_null(strstr(all, "if its key must change too: certwiz plan --procedure pe-monolithic"));
 	assert_non_null(strstr(all, "the CRL from Puppet CA: puppet.example.com is due for its next update: certwiz "
 				    "inventory --within 36500 --write-agents all-agents.txt (every agent), then certwiz "
 				    "plan --procedure crl-refresh --agents-file all-agents.txt"));

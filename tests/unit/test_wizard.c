@@ -156,7 +156,10 @@ static void test_checks_expiry(void **state)
 	assert_int_equal(checks_run(w, 30, 0, &r, &e), CW_OK);
 	assert_int_equal(item(&r, "CA certificate")->level, LEVEL_WARN); /* 10 days < 30 */
 	assert_non_null(strstr(item(&r, "CA certificate")->found, " days), SHA-256 "));
-	assert_non_null(strstr(item(&r, "CA certificate")->fix, "--procedure oss-ca"));
+	assert_non_null(strstr(item(&r, "CA certificate")->fix, "then certwiz plan --procedure ca-renew --agents-file "
+								  "all-agents.txt"));
+	assert_non_null(strstr(item(&r, "CA certificate")->fix, "if its key must change too, regenerate the CA and every "
+								  "certificate: certwiz plan --procedure oss-ca"));
 	assert_int_equal(item(&r, "host certificate")->level, LEVEL_WARN);
 	assert_int_equal(item(&r, "alt names allowed")->level, LEVEL_WARN);
 	assert_non_null(strstr(item(&r, "alt names allowed")->fix, "HTTP 409"));
@@ -174,8 +177,9 @@ static void test_checks_expiry(void **state)
 	/* What the welcome screen shows: each expiry finding with the certwiz command. */
 	char **found = check_expiry_findings(w, 30, 0);
 	char *all = strv_join(found, "\n");
-	assert_non_null(strstr(all, "CA certificate needs attention: regenerate the CA and every certificate before "
-				    "it expires: certwiz plan --procedure oss-ca"));
+	assert_non_null(strstr(all, "CA certificate needs attention: renew it with its own key: certwiz inventory "
+				    "--within 36500 --write-agents all-agents.txt (every agent), then certwiz plan "
+				    "--procedure ca-renew --agents-file all-agents.txt"));
 	assert_non_null(strstr(all, "host certificate needs attention: regenerate it with its alt names: certwiz plan "
 				    "--procedure primary"));
 	free(all);
