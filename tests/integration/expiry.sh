@@ -64,8 +64,9 @@ sys.exit(not any(c['certname'] == '$A2' and c['not_after'] == '$a2_end' and c['s
   rc=0
   # shellcheck disable=SC2086
   (cd "$work" && on primary "$certwiz" $plan_args --config "$work/site.cfg" >"$work/plan.log" 2>&1) || rc=$?
+  clean_cmd="ca clean --certname $A2"; [ "$legacy" = 0 ] || clean_cmd="cert clean $A2"
   check "the suggested plan is the agent procedure for agent2" \
-    sh -c "[ $rc = 0 ] && grep -q 'ca clean --certname $A2' '$work/plan.log'"
+    sh -c "[ $rc = 0 ] && grep -q '$clean_cmd' '$work/plan.log'"
   printf 'procedure = "agent";\nagents_file = "%s";\noperator = "it";\nconfirm_destructive = true;\n' \
     "$work/expiring-agents.txt" >"$work/expiry.cfg"
   rc=$(certwiz_run "$work/expiry.cfg")
@@ -91,8 +92,13 @@ if want crl-refresh; then
   CADIR=$SB_CADIR_PRIMARY
   "$top/scripts/sandbox-config" >"$work/site.cfg"
   # Something revoked first, so there are entries to keep (a certificate no host uses).
-  on primary puppetserver ca generate --certname spare.sandbox.test >/dev/null 2>&1 || true
-  on primary puppetserver ca revoke --certname spare.sandbox.test >/dev/null 2>&1 || true
+  if [ "$legacy" = 1 ]; then
+    on primary puppet cert generate spare.sandbox.test >/dev/null 2>&1 || true
+    on primary puppet cert revoke spare.sandbox.test >/dev/null 2>&1 || true
+  else
+    on primary puppetserver ca generate --certname spare.sandbox.test >/dev/null 2>&1 || true
+    on primary puppetserver ca revoke --certname spare.sandbox.test >/dev/null 2>&1 || true
+  fi
   crl_text() { on primary openssl crl -noout -text -in "$CADIR/ca_crl.pem"; }
   old_serials=$(crl_text | sed -n 's/.*Serial Number: *//p' | sort)
   old_number=$(crl_text | sed -n '/CRL Number/{n;s/ *//p}' | head -n 1)
