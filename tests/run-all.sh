@@ -46,6 +46,8 @@ if [ "${CERTWIZ_SKIP_INTEGRATION:-}" = 1 ]; then
 else
   stage "integration tests: real puppetserver, agents and sshd in the sandbox (Puppet 7)"
   tests/integration/run.sh "$top/build/ci/certwiz"
+  stage "integration tests: a fleet of 5 agents, pipelined in batch and walked in the wizard (Puppet 7)"
+  CERTWIZ_IT_AGENTS=5 CERTWIZ_IT_ONLY=fleet,wizard-fleet tests/integration/run.sh "$top/build/ci/certwiz"
   # The other releases (their roots are built once under the sandbox's state directory):
   # the procedures end to end on each, and an upgrade in progress (an 8 server, an 8 and a
   # 7 agent; the two-agent scenario is the mixed run).

@@ -13,7 +13,15 @@
 # compared with the CA's copy (public key) first. Scenario wizard-fleet (below) walks a fleet
 # through the wizard in tmux.
 
-if want fleet; then
+# Both scenarios need 3 or more agents (a straggler among others ready together; agent3
+# failing in the wizard): tests/run-all.sh runs them in a tier of 5 (CERTWIZ_IT_AGENTS=5).
+fleet_n=$(cat "$state/agents" 2>/dev/null || echo 2)
+for sc in fleet wizard-fleet; do
+  if want "$sc" && [ "$fleet_n" -lt 3 ]; then
+    printf '\n---- [%s] %s: skipped, the sandbox has %s agents (needs 3 or more: CERTWIZ_IT_AGENTS=5)\n' "$label" "$sc" "$fleet_n"
+  fi
+done
+if want fleet && [ "$fleet_n" -ge 3 ]; then
   fleet=$(ls "$state/hosts" | grep -c '^agent[0-9]*$' || true)
   log "fleet: $fleet agents in one pipelined run; agent2 slowed by 20 s at its request"
   "$sb/reset" >/dev/null
@@ -74,7 +82,7 @@ fi
 # Every agent of the sandbox chosen from the CA's list, each fleet row run with one Enter and
 # signed off once; agent3's request fails once (sandbox/straggle ... fail) and is retried; the
 # terminal is lost after four rows and `certwiz resume` reopens the wizard at the run screen.
-if want wizard-fleet; then
+if want wizard-fleet && [ "$fleet_n" -ge 3 ]; then
   fleet=$(ls "$state/hosts" | grep -c '^agent[0-9]*$' || true)
   log "wizard-fleet: $fleet agents through the wizard in tmux; agent3 fails once; the terminal lost and resumed"
   "$sb/reset" >/dev/null

@@ -9,6 +9,8 @@
 # --puppet and --agent-puppet), CERTWIZ_IT_LAYOUT (debian or aio: Puppet's AIO paths under
 # /etc/puppetlabs and /opt/puppetlabs; Puppet 5 is always aio, 7 debian, 8 either; pe:
 # Puppet Enterprise's layout and services on Puppet 8, for the pe-* scenarios of pe.sh).
+# CERTWIZ_IT_AGENTS: how many agents the sandbox has (default 2; the fleet scenarios of
+# fleet.sh need 3 or more and are skipped, saying so, with fewer).
 set -euo pipefail
 certwiz=${1:?usage: tests/integration/run.sh PATH/TO/certwiz}
 certwiz=$(cd "$(dirname "$certwiz")" && pwd)/$(basename "$certwiz")
@@ -56,7 +58,7 @@ agent_run() { local rc=0; on "$1" puppet agent --test >"$work/agent-run.log" 2>&
 
 log "sandbox up"
 # A sandbox left changed by an interrupted earlier run is put back first.
-up_args=(--puppet "$release")
+up_args=(--puppet "$release" --agents "${CERTWIZ_IT_AGENTS:-2}")
 [ -z "$agent_release" ] || up_args+=(--agent-puppet "$agent_release")
 [ -z "$layout" ] || up_args+=(--layout "$layout")
 "$sb/up" "${up_args[@]}" || { "$sb/reset" --full && "$sb/up" "${up_args[@]}"; }
