@@ -387,6 +387,7 @@ cw_status sched_run(struct exec *ex, const struct plan *p, const size_t *steps, 
 	if (stop)
 		return cw_error_set(err, CW_ECANCEL, "the run was stopped with %zu of %zu steps not run", open, n);
 	if (open) /* a broken invariant: nothing runs, nothing is ready, and steps are left */
-		abort();
+		return cw_error_set(err, CW_EEXEC, "certwiz's scheduler found %zu of %zu steps that can never "
+				    "become ready (a bug): nothing more runs; resume the journal or report it", open, n);
 	return CW_OK;
 }
