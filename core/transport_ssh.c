@@ -585,6 +585,7 @@ struct ssh_impl {
 	char *hostkey_methods; /* what was asked for (known_hosts' types), or NULL */
 
 	unsigned served;             /* commands started on this connection */
+	uint64_t rx_bytes;           /* read from the socket by libssh2 (counting_recv) */
 	struct tproc *procs;         /* commands not yet freed */
 	LIBSSH2_CHANNEL **opener;    /* whose channel is being opened (one at a time) */
 	LIBSSH2_CHANNEL **graveyard; /* channels left behind, still to close and free */
@@ -617,6 +618,7 @@ struct tproc {
 	enum proc_state st;
 	bool eof_sent;
 	bool retried; /* connected again once after finding its session dead */
+	uint64_t seen_rx; /* the session's rx_bytes when this command last tried to advance */
 	/* the pid marker */
 	bool marker_done;
 	long rpid; /* remote process group, 0 until known */
@@ -790,6 +792,29 @@ static const char *stage_name(enum sess_state st)
 }
 
 /* Start a TCP connect to the next address; false when there is none left. */
+/* libssh2's socket reads, counted per session: a command waiting for the server's answer has
+ * nothing to do until bytes arrive, on the socket (poll says so) or read by another command's
+ * call on the same session (this count says so). Errors as libssh2's own reader: -errno. */
+static ssize_t counting_recv(libssh2_socket_t sock, void *buf, size_t len, int flags, void **abstract)
+{
+	struct ssh_impl *s = *abstract;
+	ssize_t n = recv(sock, buf, len, flags);
+	if (n < 0)
+		return errno == ENOENT ? -EAGAIN : -errno;
+	s->rx_bytes += (uint64_t)n;
+	return n;
+}
+
+/* libssh2 1.10 takes its callbacks as void *. */
+static void *recv_cb_ptr(void)
+{
+	union {
+		ssize_t (*fn)(libssh2_socket_t, void *, size_t, int, void **);
+		void *ptr;
+	} u = {.fn = counting_recv};
+	return u.ptr;
+}
+
 static bool connect_next(struct ssh_impl *s)
 {
 	for (; s->ai_cur; s->ai_cur = s->ai_cur->ai_next) {
@@ -862,10 +887,11 @@ static cw_status sess_connected(struct ssh_impl *s)
 		return CW_OK;
 	}
 
-	s->session = libssh2_session_init();
+	s->session = libssh2_session_init_ex(NULL, NULL, NULL, s);
 	if (!s->session)
 		return sess_fail(s, CW_EIO, "%s: cannot create an SSH session", s->host);
 	libssh2_session_set_blocking(s->session, 0);
+	libssh2_session_callback_set(s->session, LIBSSH2_CALLBACK_RECV, recv_cb_ptr());
 	/* Ask for the kind of host key known_hosts holds for this host, if any. */
 	if (!s->fetch_only) {
 		struct known k;
@@ -1492,6 +1518,7 @@ static void proc_advance(struct tproc *p, output_fn out, void *ctx)
 	struct cw_error e;
 	if (p->finished)
 		return;
+	p->seen_rx = s->rx_bytes;
 
 	if (p->hard && now_ms() >= p->hard_deadline) {
 		/* The host did not confirm the end in time: stop following it. */
@@ -1685,8 +1712,8 @@ static bool proc_has_work(struct ssh_impl *s, struct tproc *p)
 {
 	if (p->st == P_WAIT)
 		return s->st == SESS_READY;
-	if (p->st == P_OPEN)
-		return !s->opener || s->opener == &p->ch;
+	if (p->st == P_OPEN) /* free to open; or opening, and the session read something since */
+		return !s->opener || (s->opener == &p->ch && s->rx_bytes != p->seen_rx);
 	if (p->st == P_RUN && p->ch) {
 		unsigned long avail = 0;
 		libssh2_channel_window_read_ex(p->ch, &avail, NULL);

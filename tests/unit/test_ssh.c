@@ -483,6 +483,8 @@ static void pump_one(struct run *r)
 /* One poll loop for all runs (like runner_poll_many). poll_ms bounds each wait; *stalls counts
  * waits that ended by time although nothing timed was due: with poll_ms long, a lost wake-up
  * shows there. Returns how many ended before limit_ms. */
+static long drive_wakes; /* how many times drive's poll returned, for the busy-loop test */
+
 static size_t drive(struct run **runs, size_t n, int limit_ms, int poll_ms, int *stalls)
 {
 	int64_t end = now_ms() + limit_ms;
@@ -502,6 +504,7 @@ static size_t drive(struct run **runs, size_t n, int limit_ms, int poll_ms, int 
 			return ended;
 		}
 		int r = poll(fds, (nfds_t)nfds, poll_ms);
+		drive_wakes++;
 		if (r == 0 && stalls)
 			(*stalls)++;
 		for (size_t i = 0; i < n; i++)
@@ -1536,6 +1539,34 @@ static void test_two_commands_one_session(void **state)
 	t->ops->free(t);
 }
 
+/* Waiting for the server (a channel being opened, a command running) sleeps in poll: it is
+ * woken by what arrives, not over and over by a socket that is merely writable. A fleet of a
+ * few hundred agents pays for every needless wake-up in CPU. A channel open is one round trip
+ * and a short command a few packets; spinning made that hundreds of wakes per command. */
+static void test_waiting_does_not_spin(void **state)
+{
+	(void)state;
+	NEED_SSHD();
+	struct transport *t = ssh_new(g.kh, g.client, 20);
+	struct run r;
+	char *connect[] = { "true", NULL };
+	run_argv(&r, t, connect); /* connected and authenticated: not counted */
+	assert_int_equal(r.st, CW_OK);
+	run_done(&r);
+	enum { N = 20 };
+	drive_wakes = 0;
+	for (int i = 0; i < N; i++) {
+		char *argv[] = { "sh", "-c", "sleep 0.05; echo x", NULL };
+		run_argv(&r, t, argv);
+		assert_int_equal(r.st, CW_OK);
+		assert_string_equal(r.out.buf, "x\n");
+		run_done(&r);
+	}
+	if (drive_wakes > 20 * N)
+		FAIL("%ld wake-ups for %d short commands (a busy loop)", drive_wakes, N);
+	t->ops->free(t);
+}
+
 /* What the wizard does for an unknown host: fetch the key, show it, record the operator's yes. */
 static void test_fetch_and_record_hostkey(void **state)
 {
@@ -1809,6 +1840,7 @@ int main(void)
 		cmocka_unit_test(test_host_stops_answering),
 		cmocka_unit_test(test_sudo),
 		cmocka_unit_test(test_two_commands_one_session),
+		cmocka_unit_test(test_waiting_does_not_spin),
 		cmocka_unit_test(test_fetch_and_record_hostkey),
 		cmocka_unit_test(test_fifty_concurrent),
 	};
