@@ -61,6 +61,9 @@ cmp -s "$ca/ca_crl.pem" "$tmp/ssl/crl.pem" || bad "ssldir/crl.pem is not the new
 grep -q '"event":"signoff".*"step":"crl-resign"' "$tmp"/runs/*/journal.jsonl 2>/dev/null ||
   bad "the journal has no sign-off of crl-resign"
 [ -e "$tmp/state/puppetserver.running" ] || bad "puppetserver was not started again"
+# the last line: what the run cost this host, certwiz apart from the commands it ran
+tail -n 1 "$tmp/run.out" | grep -Eq '^certwiz: its own CPU [0-9]+\.[0-9]{2} s, peak memory [1-9][0-9]*\.[0-9] MiB; the commands it ran on this host: [0-9]+\.[0-9]{2} s CPU$' ||
+  bad "the run did not end with its resource line: $(tail -n 1 "$tmp/run.out")"
 grep -q "PRIVATE KEY" "$tmp/run.out" "$tmp"/runs/*/* 2>/dev/null && bad "a private key reached the output or the run directory"
 [ $fails = 0 ] && echo "ok: crl-refresh re-signed the CRL in batch mode"
 [ $fails = 0 ]
