@@ -251,8 +251,10 @@ static cw_status adopt(struct exec *ex, const struct journal_log *old, struct cw
 	cw_status st = journal_position(old, &pos, err);
 	if (st)
 		return st;
-	/* A run the operator quit (cancelled) may go on later; one that ended otherwise may not. */
-	if (pos.ended && !(pos.end_outcome && strcmp(pos.end_outcome, "cancelled") == 0)) {
+	/* A run the operator quit (cancelled), or one that stopped for a manual step (waiting), may
+	 * go on later; one that ended otherwise may not. */
+	if (pos.ended && !(pos.end_outcome && (strcmp(pos.end_outcome, "cancelled") == 0 ||
+					       strcmp(pos.end_outcome, "waiting") == 0))) {
 		st = cw_error_set(err, CW_EINVAL, "that run has ended already (%s): there is nothing to resume",
 				  pos.end_outcome ? pos.end_outcome : "ended");
 		goto out;

@@ -67,8 +67,19 @@ PUPPET_DIRS_PE_SERVER=(opt/puppetlabs/server/data)  # a PE primary's: PuppetDB's
 PE_VERSION="2025.x (certwiz sandbox: Puppet 8 from Debian 13 in PE's layout)"
 PE_PGDATA=/opt/puppetlabs/server/data/postgresql/14/data
 PE_CONSOLE_CERTDIR=/opt/puppetlabs/server/data/console-services/certs
-PE_SERVICES=(pe-postgresql pe-puppetdb pe-console-services pe-nginx pe-orchestration-services
-             pe-bolt-server pe-ace-server pe-host-action-collector pxp-agent)
+# Which PE services each PE role runs, in PE's start order (stopped in the reverse order):
+# the monolithic primary runs them all; for pe-split the layout adds a PuppetDB host and a
+# console host (agents of the primary with certificates of their own), whose services are
+# configured but stay stopped until a scenario makes the primary a master-only one.
+declare -gA PE_ROLE_SERVICES=(
+	[primary]="pe-postgresql pe-puppetdb pe-console-services pe-nginx pe-orchestration-services pe-bolt-server pe-ace-server pe-host-action-collector pxp-agent"
+	[puppetdb]="pe-postgresql pe-puppetdb pxp-agent"
+	[console]="pe-console-services pe-nginx pxp-agent")
+# The pe layout's hosts beyond the primary and the agents: host id, its role, its address
+# (127.0.NET.N, below the primary's .10).
+PE_SPLIT_HOSTS=(pdb console)
+declare -gA PE_HOST_ROLE=([primary]=primary [pdb]=puppetdb [console]=console)
+declare -gA PE_HOST_ADDR=([pdb]=8 [console]=9)
 # Logs are bind-mounted too but never snapshotted or restored.
 LOG_DIRS_AGENT=(var/log/puppet)
 LOG_DIRS_PRIMARY=(var/log/puppet var/log/puppetserver)
@@ -121,14 +132,22 @@ all_hosts() {
 	n=$(agent_count)
 	echo "$PRIMARY"
 	for ((i = 1; i <= n; i++)); do echo "agent$i"; done
+	if pe_layout; then printf '%s\n' "${PE_SPLIT_HOSTS[@]}"; fi
 }
+# Every host but the primary: the agents, and on the pe layout its PuppetDB and console hosts
+# (agents of the primary too).
 agent_hosts() { all_hosts | tail -n +2; }
 is_primary() { [ "$1" = "$PRIMARY" ]; }
+# A host's PE role (primary, puppetdb, console) on the pe layout; nothing for an agent.
+pe_role() { if pe_layout; then echo "${PE_HOST_ROLE[$1]:-}"; fi; }
+pe_host() { [ -n "$(pe_role "$1")" ]; }
 
 host_short() { if is_primary "$1"; then echo puppet; else echo "$1"; fi; }
 host_fqdn() { echo "$(host_short "$1").$DOMAIN"; }
 host_addr() {
-	if is_primary "$1"; then echo "$PRIMARY_ADDR"; else echo "$NET_PREFIX.$((10 + ${1#agent}))"; fi
+	if is_primary "$1"; then echo "$PRIMARY_ADDR"
+	elif [ -n "${PE_HOST_ADDR[$1]:-}" ]; then echo "$NET_PREFIX.${PE_HOST_ADDR[$1]}"
+	else echo "$NET_PREFIX.$((10 + ${1#agent}))"; fi
 }
 host_dir() { echo "$STATE/hosts/$1"; }
 host_fs() { echo "$STATE/hosts/$1/fs"; }
@@ -178,7 +197,7 @@ ca_cert() { echo "$(ca_dir)/ca_crt.pem"; }
 # ROOT is a release, or RELEASE-pe for a pe layout's primary (host_root names a host's).
 release_root() { if [ "$1" = "$DEFAULT_RELEASE" ]; then echo ""; else echo "$ROOTS/$1"; fi; }
 host_root_key() {
-	if pe_layout && is_primary "$1"; then echo "$(host_release "$1")-pe"; else host_release "$1"; fi
+	if pe_host "$1"; then echo "$(host_release "$1")-pe"; else host_release "$1"; fi
 }
 host_root() { release_root "$(host_root_key "$1")"; }
 # Puppet 5 has no puppetserver in Debian: its server is `puppet master` (WEBrick).
@@ -187,7 +206,7 @@ has_puppetserver() { [ "$(host_release "${1:-$PRIMARY}")" -ge 6 ]; }
 puppet_dirs() {
 	if aio_layout; then
 		printf '%s\n' "${PUPPET_DIRS_AIO[@]}"
-		if is_primary "$1" && pe_layout; then printf '%s\n' "${PUPPET_DIRS_PE_SERVER[@]}"
+		if pe_host "$1"; then printf '%s\n' "${PUPPET_DIRS_PE_SERVER[@]}"
 		elif is_primary "$1" && has_puppetserver "$1"; then printf '%s\n' "${PUPPET_DIRS_AIO_SERVER[@]}"; fi
 	elif is_primary "$1"; then printf '%s\n' "${PUPPET_DIRS_PRIMARY[@]}"
 	else printf '%s\n' "${PUPPET_DIRS_AGENT[@]}"; fi
@@ -599,6 +618,8 @@ init_host_tree() {
 		write_server_conf
 	fi
 	is_primary "$h" && write_site_pp
+	# PE's server-side data (PuppetDB's, PostgreSQL's, the console's) on every PE host.
+	if pe_host "$h"; then install -d -m 0755 "$fs/opt/puppetlabs/server/data"; fi
 	write_puppet_conf "$h"
 	touch "$hd/initialized"
 }
@@ -693,9 +714,10 @@ SANDBOX_LOGDIR=$(layout_path "$layout" "$rel" logdir)
 SANDBOX_ADDR=$(host_addr "$h")
 SANDBOX_CERTNAME=$(host_fqdn "$h")
 EOT
-	if [ "$layout" = pe ] && is_primary "$h"; then
+	if pe_host "$h"; then
 		printf 'SANDBOX_PE_VERSION="%s"\nSANDBOX_PE_PGDATA=%s\nSANDBOX_PE_CONSOLE_CERTDIR=%s\n' \
 			"$PE_VERSION" "$PE_PGDATA" "$PE_CONSOLE_CERTDIR"
+		printf 'SANDBOX_PE_ROLE=%s\nSANDBOX_PE_SERVICES="%s"\n' "$(pe_role "$h")" "${PE_ROLE_SERVICES[$(pe_role "$h")]}"
 	fi
 }
 
@@ -916,6 +938,7 @@ stop_host() {
 	hd=$(host_dir "$h")
 	if kp=$(keeper_pid "$h"); then
 		if is_primary "$h"; then in_host "$h" "$SANDBOX_ROOT/service/puppetserver" stop || true; fi
+		if pe_host "$h"; then pe_host_stop "$h" || true; fi
 		in_host "$h" "$SANDBOX_ROOT/service/puppet" stop >/dev/null || true
 		if pid=$(sshd_pid "$h"); then kill -TERM "$pid" 2>/dev/null || true; wait_gone "$pid" 5 || true; fi
 		left=$(ns_pids "$h" | grep -vx "$kp" || true)
@@ -937,6 +960,7 @@ existing_hosts() {
 	local d
 	[ -d "$STATE/hosts" ] || return 0
 	for d in "$STATE"/hosts/agent*; do [ -d "$d" ] && basename "$d"; done | sort -V
+	for d in "${PE_SPLIT_HOSTS[@]}"; do [ -d "$STATE/hosts/$d" ] && echo "$d"; done
 	[ -d "$STATE/hosts/$PRIMARY" ] && echo "$PRIMARY"
 	return 0
 }
@@ -950,19 +974,26 @@ server_start() {
 		in_host "$PRIMARY" "$SANDBOX_ROOT/service/puppetserver" start
 }
 server_stop() { in_host "$PRIMARY" "$SANDBOX_ROOT/service/puppetserver" stop; }
-# A pe-layout primary's other services, in PE's order (stopped in the reverse order).
-pe_start() {
-	pe_layout || return 0
+# A PE host's services, in PE's order (pe_host_start HOST) or the reverse (pe_host_stop HOST).
+pe_host_start() {
 	local s
-	for s in "${PE_SERVICES[@]}"; do
-		in_host "$PRIMARY" "$SANDBOX_ROOT/service/$s" start || die "$s did not start (logs: /var/log/puppetlabs/$s in the primary)"
+	for s in ${PE_ROLE_SERVICES[$(pe_role "$1")]}; do
+		in_host "$1" "$SANDBOX_ROOT/service/$s" start || die "$s did not start on $1 (logs: /var/log/puppetlabs/$s there)"
 	done
 }
+pe_host_stop() {
+	local i s
+	read -r -a s <<<"${PE_ROLE_SERVICES[$(pe_role "$1")]}"
+	for ((i = ${#s[@]} - 1; i >= 0; i--)); do in_host "$1" "$SANDBOX_ROOT/service/${s[$i]}" stop >/dev/null; done
+}
+# At rest the pe layout is a monolithic primary: its services run (pe_start); pe_stop stops
+# those of every PE host that is up (the PuppetDB and console hosts' too, after pe-split).
+pe_start() { pe_layout || return 0; pe_host_start "$PRIMARY"; }
 pe_stop() {
 	pe_layout || return 0
-	local i
-	for ((i = ${#PE_SERVICES[@]} - 1; i >= 0; i--)); do
-		in_host "$PRIMARY" "$SANDBOX_ROOT/service/${PE_SERVICES[$i]}" stop >/dev/null
+	local h
+	for h in "$PRIMARY" "${PE_SPLIT_HOSTS[@]}"; do
+		if keeper_pid "$h" >/dev/null; then pe_host_stop "$h"; fi
 	done
 }
 server_running() { in_host "$PRIMARY" "$SANDBOX_ROOT/service/puppetserver" status >/dev/null 2>&1; }

@@ -59,8 +59,8 @@ else
   stage "integration tests: Puppet 8 in the AIO layout (/etc/puppetlabs, /opt/puppetlabs/bin)"
   CERTWIZ_IT_PUPPET=8 CERTWIZ_IT_LAYOUT=aio CERTWIZ_IT_ONLY=agent,primary,oss-ca,ca-renew \
     tests/integration/run.sh "$top/build/ci/certwiz"
-  stage "integration tests: Puppet Enterprise's layout on Puppet 8 (real PuppetDB and PostgreSQL, console stand-in)"
-  CERTWIZ_IT_PUPPET=8 CERTWIZ_IT_LAYOUT=pe CERTWIZ_IT_ONLY=pe-monolithic,pe-rollback \
+  stage "integration tests: Puppet Enterprise's layout on Puppet 8 (real PuppetDB and PostgreSQL, console stand-in; monolithic and split on three hosts)"
+  CERTWIZ_IT_PUPPET=8 CERTWIZ_IT_LAYOUT=pe CERTWIZ_IT_ONLY=pe-monolithic,pe-rollback,pe-split \
     tests/integration/run.sh "$top/build/ci/certwiz"
 fi
 printf '\nall tests passed in %ss\n' "$SECONDS"

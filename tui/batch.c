@@ -274,6 +274,7 @@ struct run_ctx {
 	struct printer *pr;
 	cw_status first_error;
 	bool stop;
+	bool manual_wait; /* stopped at a manual step not yet in manual_done: resumable */
 };
 
 static void note_error(struct run_ctx *c, cw_status st)
@@ -325,9 +326,11 @@ static enum sched_verdict pre_step(void *ctx, size_t i)
 			printf("        => marked done (answers file: manual_done)\n");
 			return SCHED_SETTLED;
 		}
+		/* Not an error: the run waits for the operator, who does the step by hand and then
+		 * continues this run (a new run would start the procedure again from the top). */
 		printf("        %s\n        => NOT DONE: do it by hand, add \"%s\" to manual_done in the answers "
-		       "file and run again\n", s->manual, s->id);
-		note_error(c, CW_EEXEC);
+		       "file and continue with: certwiz resume %s\n", s->manual, s->id, exec_run_dir(c->ex));
+		c->manual_wait = true;
 		return SCHED_STOP;
 	}
 	if (s->destructive && !site->confirm_destructive) {
@@ -479,7 +482,7 @@ static int run_plan(const struct wizard_opts *o, const char *resume)
 			fprintf(stderr, "certwiz: rollback: %s\n", err.msg);
 	}
 	host_table(p, ex);
-	const char *outcome = first_error ? "failed" : "completed";
+	const char *outcome = first_error ? "failed" : c->manual_wait ? "waiting" : "completed";
 	if (exec_close(ex, outcome, &err))
 		fprintf(stderr, "certwiz: could not write the report: %s\n", err.msg);
 	else if (site->report_dir)
@@ -489,6 +492,10 @@ static int run_plan(const struct wizard_opts *o, const char *resume)
 	if (first_error) {
 		printf("certwiz: run %s\n", outcome);
 		rc = cw_status_exit_code(first_error);
+	} else if (c->manual_wait) {
+		printf("certwiz: run waiting for a manual step; when it is done and in manual_done: certwiz resume %s\n",
+		       exec_run_dir(ex));
+		rc = cw_status_exit_code(CW_EEXEC);
 	} else {
 		printf("certwiz: run completed: every step verified and signed off\n");
 	}

@@ -83,6 +83,7 @@ pe-monolithic pe-2019
 pe-monolithic pe-2023
 pe-split pe-3.7
 pe-split pe-2019
+pe-split pe-2023
 '
 
 pass=0

@@ -4,23 +4,31 @@
 # tests/integration/run.sh, which gives it its helpers; its scenarios run only on that layout:
 #   CERTWIZ_IT_PUPPET=8 CERTWIZ_IT_LAYOUT=pe CERTWIZ_IT_ONLY=pe-monolithic,pe-rollback \
 #     tests/integration/run.sh PATH/TO/certwiz
+# pe-split runs on the same sandbox: its PuppetDB host (pdb) and console host (console).
 # Everything is judged by OpenSSL, PostgreSQL, PuppetDB and Puppet, never certwiz's word.
-if [ "$SB_LAYOUT" = pe ] && { want pe-monolithic || want pe-rollback; }; then
+if [ "$SB_LAYOUT" = pe ] && { want pe-monolithic || want pe-rollback || want pe-split; }; then
   PDB_SSL=/etc/puppetlabs/puppetdb/ssl
   CONSOLE=/opt/puppetlabs/server/data/console-services/certs
   PGCERTS=/opt/puppetlabs/server/data/postgresql/14/data/certs
   P=puppet.sandbox.test
-  # The certificate a port of the primary serves (PEM on stdout); extra s_client options after.
-  served() { # port [s_client options]
-    local port=$1; shift
-    on primary sh -c 'a=$1; shift; openssl s_client -connect "$a" -servername puppet.sandbox.test "$@" </dev/null 2>/dev/null |
-      openssl x509' sh "$SB_PRIMARY_ADDR:$port" "$@"
+  addr_of() { "$sb/info" "$1" | sed -n 's/^SB_ADDR=//p'; }
+  fqdn_of() { if [ "$1" = primary ]; then echo puppet.sandbox.test; else echo "$1.sandbox.test"; fi; }
+  # The certificate a port of a host serves (PEM on stdout); extra s_client options after.
+  served_on() { # host port [s_client options]
+    local h=$1 port=$2; shift 2
+    on primary sh -c 'a=$1 n=$2; shift 2; openssl s_client -connect "$a" -servername "$n" "$@" </dev/null 2>/dev/null |
+      openssl x509' sh "$(addr_of "$h"):$port" "$(fqdn_of "$h")" "$@"
   }
+  served() { served_on primary "$@"; }
   pubkey_of_pem() { openssl x509 -noout -pubkey | sha256sum | cut -c1-64; }
-  file_pubkey() { on primary openssl x509 -noout -pubkey -in "$1" | sha256sum | cut -c1-64; }
-  # psql as PostgreSQL's own administrator, on the primary (the pe root's psql).
-  pe_psql() {
-    on primary sh -c '. /run/certwiz-sandbox.env; r=$SANDBOX_RELEASE_ROOT; b=$(ls -d "$r"/usr/lib/postgresql/*/bin | tail -n 1)
+  file_pubkey_on() { on "$1" openssl x509 -noout -pubkey -in "$2" | sha256sum | cut -c1-64; }
+  file_pubkey() { file_pubkey_on primary "$1"; }
+  # psql as PostgreSQL's own administrator, on the primary (the pe root's psql; pe_psql_on
+  # HOST for another PE host's).
+  pe_psql() { pe_psql_on primary "$@"; }
+  pe_psql_on() {
+    local h=$1; shift
+    on "$h" sh -c '. /run/certwiz-sandbox.env; r=$SANDBOX_RELEASE_ROOT; b=$(ls -d "$r"/usr/lib/postgresql/*/bin | tail -n 1)
       exec chroot --userspec="$(id -u pe-postgres):$(id -g pe-postgres)" "$r" "${b#"$r"}/psql" -X -At -h /run/postgresql -U postgres "$@"' sh "$@"
   }
   # Every file of PE's certificate directories: path, mode, owner, group, SHA-256 (a rollback
@@ -28,6 +36,30 @@ if [ "$SB_LAYOUT" = pe ] && { want pe-monolithic || want pe-rollback; }; then
   pe_state() {
     on primary sh -c 'for d in "$@"; do find "$d" -printf "%p %m %U %G %y\n" | sort; find "$d" -type f -print0 | sort -z | xargs -0 sha256sum; done' \
       sh "$SSL" "$SB_CADIR_PRIMARY" "$PDB_SSL" "$CONSOLE" "$PGCERTS"
+  }
+  # The console answers a request (TLS 1.3 sends the client's certificate after the server's,
+  # so only an answer shows that it was accepted): console_accepts [HOST] CERT KEY.
+  console_accepts() {
+    local h=primary; [ $# -lt 3 ] || { h=$1; shift; }
+    on "$h" sh -c 'printf "GET / HTTP/1.0\r\n\r\n" | timeout 10 openssl s_client -quiet -connect "$1:4433" -cert "$2" -key "$3" 2>/dev/null |
+      grep -q "^HTTP/1.0 200"' sh "$(addr_of "$h")" "$1" "$2"
+  }
+  # A node's facts go into the PuppetDB at NAME and come back out, over 8081 with agent1's
+  # certificate (of the new CA after a run).
+  pdb_roundtrip() { # name
+    local now got i
+    now=$(date -u +%FT%TZ)
+    on agent1 sh -c "curl -sf --cacert '$SSL/certs/ca.pem' --cert '$(cert_of agent1)' --key '$(key_of agent1)' \
+        -H 'Content-Type: application/json' -X POST \
+        'https://$1:8081/pdb/cmd/v1?command=replace_facts&version=5&certname=agent1.sandbox.test' \
+        -d '{\"certname\":\"agent1.sandbox.test\",\"environment\":\"production\",\"producer_timestamp\":\"$now\",\"producer\":\"$P\",\"values\":{\"certwiz_it\":\"$now\"}}'" >/dev/null
+    for i in $(seq 1 30); do
+      got=$(on agent1 sh -c "curl -sf --cacert '$SSL/certs/ca.pem' --cert '$(cert_of agent1)' --key '$(key_of agent1)' \
+        'https://$1:8081/pdb/query/v4/nodes/agent1.sandbox.test/facts/certwiz_it'" 2>/dev/null || true)
+      [[ "$got" == *"$now"* ]] && return 0
+      sleep 1
+    done
+    return 1
   }
   pe_answers() { # file [extra lines]
     printf 'procedure = "pe-monolithic";\nagents = ["agent1.sandbox.test", "agent2.sandbox.test"];\noperator = "it";\nconfirm_destructive = true;\n%s' "${2:-}" >"$1"
@@ -40,12 +72,6 @@ if [ "$SB_LAYOUT" = pe ] && want pe-monolithic; then
   old_ca=$(fp primary "$CA")
   on agent1 cp "$(cert_of agent1)" "$work/agent1-old.pem"
   on agent1 cp "$(key_of agent1)" "$work/agent1-old.key"
-  # The console answers a request (TLS 1.3 sends the client's certificate after the server's,
-  # so only an answer shows that it was accepted).
-  console_accepts() {
-    on primary sh -c 'printf "GET / HTTP/1.0\r\n\r\n" | timeout 10 openssl s_client -quiet -connect "$1:4433" -cert "$2" -key "$3" 2>/dev/null |
-      grep -q "^HTTP/1.0 200"' sh "$SB_PRIMARY_ADDR" "$1" "$2"
-  }
   check "before: the console stand-in accepts agent1's certificate of the current CA" \
     console_accepts "$work/agent1-old.pem" "$work/agent1-old.key"
   "$top/scripts/sandbox-config" >"$work/site.cfg"
@@ -86,20 +112,7 @@ if [ "$SB_LAYOUT" = pe ] && want pe-monolithic; then
   pdb_ssl=$(pe_psql -d postgres -c "select s.ssl, s.client_dn, s.client_serial from pg_stat_ssl s join pg_stat_activity a using (pid) where a.usename = 'puppetdb' limit 1")
   check "PuppetDB's connection to PostgreSQL is SSL with the new certificate (serial $serial): $pdb_ssl" \
     python3 -c "import sys; s, dn, n = '$pdb_ssl'.split('|'); sys.exit(not (s == 't' and dn == '/CN=$P' and int(n) == int('$serial', 16)))"
-  # A node's facts go into PuppetDB and come back out, over 8081 with agent1's new certificate.
-  now=$(date -u +%FT%TZ)
-  on agent1 sh -c "curl -sf --cacert '$SSL/certs/ca.pem' --cert '$(cert_of agent1)' --key '$(key_of agent1)' \
-      -H 'Content-Type: application/json' -X POST \
-      'https://$P:8081/pdb/cmd/v1?command=replace_facts&version=5&certname=agent1.sandbox.test' \
-      -d '{\"certname\":\"agent1.sandbox.test\",\"environment\":\"production\",\"producer_timestamp\":\"$now\",\"producer\":\"$P\",\"values\":{\"certwiz_it\":\"$now\"}}'" >/dev/null
-  got=""
-  for _ in $(seq 1 30); do
-    got=$(on agent1 sh -c "curl -sf --cacert '$SSL/certs/ca.pem' --cert '$(cert_of agent1)' --key '$(key_of agent1)' \
-      'https://$P:8081/pdb/query/v4/nodes/agent1.sandbox.test/facts/certwiz_it'" 2>/dev/null || true)
-    [[ "$got" == *"$now"* ]] && break
-    sleep 1
-  done
-  check "PuppetDB stores agent1's facts in PostgreSQL and serves them back" eval '[[ "$got" == *"$now"* ]]'
+  check "PuppetDB stores agent1's facts in PostgreSQL and serves them back" pdb_roundtrip "$P"
   # Owners and modes, as the seed sets them (compared by number: the accounts are the sandbox's).
   pg_uid=$(on primary id -u pe-postgres) pdb_uid=$(on primary id -u pe-puppetdb)
   cs_uid=$(on primary id -u pe-console-services) pp_uid=$(on primary id -u pe-puppet)
@@ -156,4 +169,124 @@ PY
   check "after the rollback PE-PostgreSQL runs again" on primary "$sb/service/pe-postgresql" status
   check "after the rollback PuppetDB runs again and serves the old certificate" \
     [ "$(served 8081 | openssl x509 -noout -fingerprint -sha256 | sed 's/.*=//')" = "$old_pfp" ]
+fi
+
+if [ "$SB_LAYOUT" = pe ] && want pe-split; then
+  log "pe-split: a new CA and every certificate of PE with the master, PuppetDB and console on three hosts, and the agents"
+  "$sb/reset" >/dev/null
+  PDB=pdb.sandbox.test CON=console.sandbox.test
+  services_of() { "$sb/info" "$1" | sed -n 's/^SB_PE_SERVICES="\(.*\)"$/\1/p'; }
+  # A master-only primary: the services the PuppetDB and console hosts run stop on the
+  # primary (in the reverse order) and start on those hosts (in PE's order).
+  split_services=$(printf '%s\n' $(services_of pdb) $(services_of console) | grep -vx pxp-agent)
+  for s in $(tac <<<"$split_services"); do on primary "$sb/service/$s" stop >/dev/null; done
+  for h in pdb console; do
+    for s in $(services_of "$h"); do
+      on "$h" "$sb/service/$s" start >"$work/start-$h-$s.log" 2>&1 || { cat "$work/start-$h-$s.log"; bad "$h: $s did not start"; }
+    done
+  done
+  old_ca=$(fp primary "$CA")
+  old_pdb=$(fp pdb "$SSL/certs/$PDB.pem") old_con=$(fp console "$SSL/certs/$CON.pem")
+  check "before: PuppetDB (8081) on $PDB serves that host's own certificate" \
+    [ "$(served_on pdb 8081 | pubkey_of_pem)" = "$(file_pubkey_on pdb "$SSL/certs/$PDB.pem")" ]
+  on agent1 cp "$(cert_of agent1)" "$work/agent1-old.pem"
+  on agent1 cp "$(key_of agent1)" "$work/agent1-old.key"
+  check "before: the console stand-in on $CON accepts agent1's certificate of the current CA" \
+    console_accepts console "$work/agent1-old.pem" "$work/agent1-old.key"
+  # The operator's way through the manual steps: the batch run stops at each ("NOT DONE"),
+  # the scp commands the step prints are run on the master with the sandbox's ssh
+  # configuration, the step goes into manual_done in the answers file, and the run resumes.
+  split_answers() { # manual_done ids...
+    printf 'procedure = "pe-split";\nagents = ["agent1.sandbox.test", "agent2.sandbox.test"];\npuppetdb_host = "%s";\nconsole_host = "%s";\noperator = "it";\nconfirm_destructive = true;\n' "$PDB" "$CON" >"$work/split.cfg"
+    [ $# -eq 0 ] || printf 'manual_done = [%s];\n' "$(printf '"%s", ' "$@" | sed 's/, $//')" >>"$work/split.cfg"
+  }
+  split_answers
+  rc=$(certwiz_run "$work/split.cfg")
+  rundir=$(ls -td "$state"/certwiz/runs/*-pe-split | head -n 1)
+  done_ids=() copies=0
+  cat "$work/run.log" >"$work/split-all.log"
+  for _ in 1 2 3 4; do
+    id=$(sed -n 's/.*=> NOT DONE: do it by hand, add "\([^"]*\)" to manual_done.*/\1/p' "$work/run.log" | tail -n 1)
+    [ "$rc" != 0 ] && [ -n "$id" ] || break
+    # The step's instructions are the line above its NOT DONE.
+    mapfile -t cmds < <(grep -B1 "=> NOT DONE: do it by hand, add \"$id\"" "$work/run.log" | head -n 1 | grep -o 'scp [^ ]* [^ ]*')
+    for c in "${cmds[@]}"; do
+      read -r _ src dst <<<"$c"
+      on primary scp -q -F "$state/ssh/config" "$src" "$dst" && copies=$((copies + 1))
+    done
+    done_ids+=("$id")
+    split_answers "${done_ids[@]}"
+    rc=0
+    on primary "$certwiz" resume "$rundir" >"$work/run.log" 2>&1 || rc=$?
+    cat "$work/run.log" >>"$work/split-all.log"
+  done
+  check "the run stopped at the two manual copies, console-copy-classifier then console-copy-dashboard (${done_ids[*]:-none}), 6 files copied by scp ($copies)" \
+    [ "${done_ids[*]:-}" = "console-copy-classifier console-copy-dashboard" ] && [ "$copies" = 6 ]
+  check "certwiz resume of pe-split exits 0" [ "$rc" = 0 ] || show_run
+  # The two manual steps are "done by hand" (certwiz checked the copies on both hosts before
+  # it took them as done); every other step is signed off with a verification that held.
+  by_hand=$(python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); print(" ".join(s["id"] for s in r["steps"] if s["status"] == "done by hand" and (s.get("signoff") or {}).get("who") == "batch:it"))' "$rundir/report.json")
+  check "report.json: all $(plan_steps "$work/split.cfg") steps of the plan signed off by batch:it, the two manual ones done by hand ($by_hand)" \
+    [ "$by_hand" = "console-copy-classifier console-copy-dashboard" ] && [ "$(($(signed_by "$rundir" batch:it) + 2))" = "$(plan_steps "$work/split.cfg")" ]
+  new_ca=$(fp primary "$CA")
+  check "the CA is new" [ -n "$new_ca" ] && [ "$new_ca" != "$old_ca" ]
+  on primary cat "$CA" >"$work/ca-new.pem"
+  # Each host has its own new certificate from the new CA (not the master's).
+  pkey_master=$(file_pubkey_on primary "$PCERT")
+  for spec in "primary puppet.sandbox.test -" "pdb $PDB $old_pdb" "console $CON $old_con"; do
+    read -r h cn old <<<"$spec"
+    f=$SSL/certs/$cn.pem
+    check "$h: $f verifies against the new CA" verifies "$h" "$work/ca-new.pem" "$f"
+    check "$h: $f is for $cn" [ "$(on "$h" openssl x509 -noout -subject -nameopt RFC2253 -in "$f")" = "subject=CN=$cn" ]
+    [ "$h" = primary ] && continue
+    check "$h: its certificate is new" [ "$(fp "$h" "$f")" != "$old" ]
+    check "$h: its key is its own, not the master's" [ "$(file_pubkey_on "$h" "$f")" != "$pkey_master" ]
+  done
+  # Every TLS port of every PE service on the three hosts serves a certificate of the new CA
+  # whose key is the file the procedure copied there (the console asks for a client's).
+  on agent1 cp "$(cert_of agent1)" "$work/agent1-new.pem"
+  on agent1 cp "$(key_of agent1)" "$work/agent1-new.key"
+  for spec in "primary 8140 $PCERT" "primary 8143 $PCERT" "primary 62658 $PCERT" "primary 44633 $PCERT" \
+              "pdb 8081 $PDB_SSL/$PDB.cert.pem" "pdb 5432 $PGCERTS/$PDB.cert.pem" \
+              "console 4433 $CONSOLE/$CON.cert.pem" "console 443 $CONSOLE/$CON.cert.pem"; do
+    read -r h port file <<<"$spec"
+    opts=()
+    case "$port" in
+    5432) opts=(-starttls postgres) ;;
+    4433) opts=(-cert "$work/agent1-new.pem" -key "$work/agent1-new.key") ;;
+    esac
+    served_on "$h" "$port" "${opts[@]}" >"$work/served-$h-$port.pem" || true
+    check "$h:$port serves a certificate of the new CA" eval 'openssl verify -CAfile "$work/ca-new.pem" "$work/served-$h-$port.pem" >/dev/null'
+    check "$h:$port's key is the one in $file" [ "$(pubkey_of_pem <"$work/served-$h-$port.pem")" = "$(file_pubkey_on "$h" "$file")" ]
+    check "$h:$port's key is $h's own certificate's" [ "$(pubkey_of_pem <"$work/served-$h-$port.pem")" = "$(file_pubkey_on "$h" "$SSL/certs/$(fqdn_of "$h").pem")" ]
+  done
+  check "the console on $CON refuses agent1's certificate of the old CA" \
+    eval '! console_accepts console "$work/agent1-old.pem" "$work/agent1-old.key"'
+  check "the console on $CON accepts agent1's certificate of the new CA" \
+    console_accepts console "$work/agent1-new.pem" "$work/agent1-new.key"
+  # PuppetDB on its host logs in to PostgreSQL over SSL with that host's new certificate.
+  serial=$(on pdb openssl x509 -noout -serial -in "$SSL/certs/$PDB.pem" | sed 's/.*=//')
+  pdb_ssl=$(pe_psql_on pdb -d postgres -c "select s.ssl, s.client_dn, s.client_serial from pg_stat_ssl s join pg_stat_activity a using (pid) where a.usename = 'puppetdb' limit 1")
+  check "PuppetDB's connection to PostgreSQL is SSL with $PDB's new certificate (serial $serial): $pdb_ssl" \
+    python3 -c "import sys; s, dn, n = '$pdb_ssl'.split('|'); sys.exit(not (s == 't' and dn == '/CN=$PDB' and int(n) == int('$serial', 16)))"
+  check "PuppetDB on $PDB stores agent1's facts in PostgreSQL and serves them back" pdb_roundtrip "$PDB"
+  # Owners and modes, as the procedure sets them (by number: the accounts are the sandbox's).
+  owners() { on "$1" find "$2" -printf '%U\n' | sort -u; }
+  pg_uid=$(on pdb id -u pe-postgres) pdb_uid=$(on pdb id -u pe-puppetdb) cs_uid=$(on console id -u pe-console-services)
+  pg_modes=$(on pdb stat -c '%a %u' "$PGCERTS/$PDB.cert.pem" "$PGCERTS/$PDB.public_key.pem" "$PGCERTS/$PDB.private_key.pem" | sort -u)
+  check "$PDB: PostgreSQL's certificate files: mode 400, owner pe-postgres ($pg_modes)" [ "$pg_modes" = "400 $pg_uid" ]
+  check "$PDB: PuppetDB's SSL directory belongs to pe-puppetdb" [ "$(owners pdb "$PDB_SSL")" = "$pdb_uid" ]
+  check "$PDB: PuppetDB has its PKCS#8 key" on pdb test -s "$PDB_SSL/$PDB.private_key.pk8"
+  check "$CON: console-services' directory belongs to pe-console-services" [ "$(owners console "$CONSOLE")" = "$cs_uid" ]
+  # The files the manual steps copied are the master's, byte for byte.
+  for n in pe-internal-classifier pe-internal-dashboard; do
+    for k in "certs cert" "public_keys public_key" "private_keys private_key"; do
+      read -r d x <<<"$k"
+      check "$CON:$CONSOLE/$n.$x.pem is the master's $SSL/$d/$n.pem" \
+        [ "$(on console sha256sum "$CONSOLE/$n.$x.pem" | cut -c1-64)" = "$(on primary sha256sum "$SSL/$d/$n.pem" | cut -c1-64)" ]
+    done
+  done
+  for a in agent1 agent2 pdb console; do
+    check "$a completes puppet agent -t against the new CA" agent_run "$a"
+  done
 fi

@@ -126,6 +126,42 @@ static bool exists(const char *dir, const char *name)
 	return r;
 }
 
+/* A run closed with OUTCOME, then `certwiz resume` of its journal: exec_open's status. The
+ * lock is the first run's until exec_free. */
+static cw_status resume_after(struct fx *f, const char *outcome, struct cw_error *e)
+{
+	char *j = xasprintf("%s/journal.jsonl", exec_run_dir(f->ex));
+	assert_int_equal(exec_close(f->ex, outcome, e), CW_OK);
+	exec_free(f->ex);
+	f->ex = NULL;
+	struct exec_opts eo = { .operator_name = "tester", .resume_journal = j };
+	cw_status st = exec_open(f->w, &eo, &f->ex, e);
+	free(j);
+	return st;
+}
+
+/* A batch run that stopped at a manual step not yet done ends "waiting": the operator does the
+ * step, lists it in manual_done and continues that run with certwiz resume (pe-split's
+ * copies to the console host: a new run would make a new CA again). */
+static void test_resume_waiting_run(void **state)
+{
+	struct fx *f = *state;
+	struct cw_error e = { 0 };
+	run_ok(f, "backup-ca", false);
+	assert_int_equal(resume_after(f, "waiting", &e), CW_OK);
+	assert_true(exec_backup_verified(f->ex, 0));
+	assert_int_equal(exec_result(f->ex, step(f, "backup-ca"))->state, STEP_SIGNED);
+}
+
+/* A run that failed or completed is over: resume refuses it and says why. */
+static void test_resume_refuses_failed_run(void **state)
+{
+	struct fx *f = *state;
+	struct cw_error e = { 0 };
+	assert_int_equal(resume_after(f, "failed", &e), CW_EINVAL);
+	assert_non_null(strstr(e.msg, "that run has ended already (failed): there is nothing to resume"));
+}
+
 /* Nothing destructive runs before its host has a verified backup, nor without the typed
  * confirmation; a refused step changes nothing. */
 static void test_gates(void **state)
@@ -288,6 +324,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_gates, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_resume_waiting_run, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_resume_refuses_failed_run, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_failed_step_reason, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_rollback, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_rollback_refuses_tampered_backup, fx_setup,
