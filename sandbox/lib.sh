@@ -43,7 +43,7 @@ DEFAULT_RELEASE=7
 # A primary in the pe layout runs from the release's pe root: PuppetDB and PostgreSQL too.
 declare -gA RELEASE_SUITE=([5]=bullseye [8]=trixie [8-pe]=trixie)
 declare -gA RELEASE_PACKAGES=([5]=puppet,puppet-master [8]=puppet-agent,puppetserver,ruby-puppetserver-ca-cli
-                              [8-pe]=puppet-agent,puppetserver,ruby-puppetserver-ca-cli,puppetdb,postgresql)
+                              [8-pe]=puppet-agent,puppetserver,ruby-puppetserver-ca-cli,puppetdb,postgresql,augeas-tools)
 # Tools each root must have, and the Puppet tools a host of that release gets.
 # Accounts of a root given fixed ids (the pe primary's pe-postgres and pe-puppetdb use them).
 declare -gA RELEASE_ACCOUNTS=([8-pe]="postgres:4432 puppetdb:4081")
@@ -69,6 +69,12 @@ PE_PGDATA=/opt/puppetlabs/server/data/postgresql/14/data
 PE_CONSOLE_CERTDIR=/opt/puppetlabs/server/data/console-services/certs
 PE_SERVICES=(pe-postgresql pe-puppetdb pe-console-services pe-nginx pe-orchestration-services
              pe-bolt-server pe-ace-server pe-host-action-collector pxp-agent)
+# A debian-layout primary with PuppetDB (up --puppetdb): Debian's puppetdb and PostgreSQL from
+# the release's pe root, set up by sandbox/bin/puppetdb-setup as a Debian admin does; their
+# files live in the primary's tree and are bind-mounted into the root at Debian's paths.
+PUPPETDB_SERVICES=(postgresql puppetdb)
+PUPPETDB_DIRS=(etc/puppetdb var/lib/puppetdb var/log/puppetdb var/lib/postgresql)
+PUPPETDB_PGDATA=/var/lib/postgresql/data
 # Logs are bind-mounted too but never snapshotted or restored.
 LOG_DIRS_AGENT=(var/log/puppet)
 LOG_DIRS_PRIMARY=(var/log/puppet var/log/puppetserver)
@@ -139,6 +145,8 @@ host_fs() { echo "$STATE/hosts/$1/fs"; }
 sandbox_layout() { if [ -r "$STATE/layout" ]; then cat "$STATE/layout"; else echo debian; fi; }
 aio_layout() { [ "$(sandbox_layout)" != debian ]; }
 pe_layout() { [ "$(sandbox_layout)" = pe ]; }
+# up --puppetdb: the (debian-layout) primary runs PuppetDB and PostgreSQL.
+puppetdb_sandbox() { [ "$(cat "$STATE/puppetdb" 2>/dev/null)" = 1 ]; }
 host_release() {
 	if [ -r "$STATE/hosts/$1/release" ]; then cat "$STATE/hosts/$1/release"; else echo "$DEFAULT_RELEASE"; fi
 }
@@ -178,7 +186,8 @@ ca_cert() { echo "$(ca_dir)/ca_crt.pem"; }
 # ROOT is a release, or RELEASE-pe for a pe layout's primary (host_root names a host's).
 release_root() { if [ "$1" = "$DEFAULT_RELEASE" ]; then echo ""; else echo "$ROOTS/$1"; fi; }
 host_root_key() {
-	if pe_layout && is_primary "$1"; then echo "$(host_release "$1")-pe"; else host_release "$1"; fi
+	if is_primary "$1" && { pe_layout || puppetdb_sandbox; }; then echo "$(host_release "$1")-pe"
+	else host_release "$1"; fi
 }
 host_root() { release_root "$(host_root_key "$1")"; }
 # Puppet 5 has no puppetserver in Debian: its server is `puppet master` (WEBrick).
@@ -599,6 +608,17 @@ init_host_tree() {
 		write_server_conf
 	fi
 	is_primary "$h" && write_site_pp
+	if is_primary "$h" && puppetdb_sandbox; then
+		# Debian's packaged /etc/puppetdb (its database.ini holds the password its postinst
+		# made), and PuppetDB's and PostgreSQL's directories owned as in the root.
+		local root ids d
+		root=$(host_root "$h")
+		tar -C "$root/etc" -cf - puppetdb | tar -C "$fs/etc" -xpf -
+		for d in var/lib/puppetdb:puppetdb var/log/puppetdb:puppetdb var/lib/postgresql:postgres; do
+			ids=$(awk -F: -v n="${d#*:}" '$1 == n { print $3 ":" $4 }' "$root/etc/passwd")
+			install_dir "$fs/${d%:*}" "$ids" 0755
+		done
+	fi
 	write_puppet_conf "$h"
 	touch "$hd/initialized"
 }
@@ -644,6 +664,11 @@ host_release_mounts() {
 	# The release's Puppet sees the same files at the same paths: everything bind-mounted
 	# into the host is bind-mounted into its root too (in this namespace only).
 	while read -r src dst; do echo "bind $src $root$dst"; done < <(host_mounts "$h")
+	# PuppetDB's and PostgreSQL's files (up --puppetdb): the primary's own, at Debian's paths in
+	# the root only (the machine has none of them).
+	if is_primary "$h" && puppetdb_sandbox; then
+		for d in "${PUPPETDB_DIRS[@]}"; do echo "bind $(host_fs "$h")/$d $root/$d"; done
+	fi
 	# Debian's Puppet Server hard-codes /etc/puppet/puppetserver in its start script: an
 	# AIO host's Puppet Server configuration is shown to it there too (in its root only).
 	if [ "$layout" != debian ] && is_primary "$h" && has_puppetserver "$h"; then
@@ -693,6 +718,9 @@ SANDBOX_LOGDIR=$(layout_path "$layout" "$rel" logdir)
 SANDBOX_ADDR=$(host_addr "$h")
 SANDBOX_CERTNAME=$(host_fqdn "$h")
 EOT
+	if puppetdb_sandbox && is_primary "$h"; then
+		printf 'SANDBOX_PUPPETDB=1\nSANDBOX_PGDATA=%s\n' "$PUPPETDB_PGDATA"
+	fi
 	if [ "$layout" = pe ] && is_primary "$h"; then
 		printf 'SANDBOX_PE_VERSION="%s"\nSANDBOX_PE_PGDATA=%s\nSANDBOX_PE_CONSOLE_CERTDIR=%s\n' \
 			"$PE_VERSION" "$PE_PGDATA" "$PE_CONSOLE_CERTDIR"
@@ -915,7 +943,10 @@ stop_host() {
 	local h=$1 hd kp pid p left
 	hd=$(host_dir "$h")
 	if kp=$(keeper_pid "$h"); then
-		if is_primary "$h"; then in_host "$h" "$SANDBOX_ROOT/service/puppetserver" stop || true; fi
+		if is_primary "$h"; then
+			primary_services_stop || true
+			in_host "$h" "$SANDBOX_ROOT/service/puppetserver" stop || true
+		fi
 		in_host "$h" "$SANDBOX_ROOT/service/puppet" stop >/dev/null || true
 		if pid=$(sshd_pid "$h"); then kill -TERM "$pid" 2>/dev/null || true; wait_gone "$pid" 5 || true; fi
 		left=$(ns_pids "$h" | grep -vx "$kp" || true)
@@ -950,19 +981,23 @@ server_start() {
 		in_host "$PRIMARY" "$SANDBOX_ROOT/service/puppetserver" start
 }
 server_stop() { in_host "$PRIMARY" "$SANDBOX_ROOT/service/puppetserver" stop; }
-# A pe-layout primary's other services, in PE's order (stopped in the reverse order).
-pe_start() {
-	pe_layout || return 0
+# The primary's services besides Puppet's own, in start order: PE's (pe layout), or
+# PostgreSQL and PuppetDB (up --puppetdb); none otherwise.
+primary_services() {
+	if pe_layout; then printf '%s\n' "${PE_SERVICES[@]}"
+	elif puppetdb_sandbox; then printf '%s\n' "${PUPPETDB_SERVICES[@]}"; fi
+}
+# Started in that order after Puppet Server, stopped in the reverse order.
+primary_services_start() {
 	local s
-	for s in "${PE_SERVICES[@]}"; do
-		in_host "$PRIMARY" "$SANDBOX_ROOT/service/$s" start || die "$s did not start (logs: /var/log/puppetlabs/$s in the primary)"
+	for s in $(primary_services); do
+		in_host "$PRIMARY" "$SANDBOX_ROOT/service/$s" start || die "$s did not start (its log: sandbox/service/$s in the primary says where)"
 	done
 }
-pe_stop() {
-	pe_layout || return 0
-	local i
-	for ((i = ${#PE_SERVICES[@]} - 1; i >= 0; i--)); do
-		in_host "$PRIMARY" "$SANDBOX_ROOT/service/${PE_SERVICES[$i]}" stop >/dev/null
+primary_services_stop() {
+	local s
+	for s in $(primary_services | tac); do
+		in_host "$PRIMARY" "$SANDBOX_ROOT/service/$s" stop >/dev/null
 	done
 }
 server_running() { in_host "$PRIMARY" "$SANDBOX_ROOT/service/puppetserver" status >/dev/null 2>&1; }
@@ -1084,6 +1119,8 @@ print_summary() {
 	echo "  ssh to a host:     ssh -F $STATE/ssh/config agent1"
 	echo "  services (inside): $SANDBOX_ROOT/service/puppetserver start|stop|status"
 	echo "                     $SANDBOX_ROOT/service/puppet start|stop|status"
+	local s
+	for s in $(primary_services); do echo "                     $SANDBOX_ROOT/service/$s start|stop|status   (primary)"; done
 	echo "  health:            $SANDBOX_ROOT/status"
 	echo "  back to pristine:  $SANDBOX_ROOT/reset"
 	echo "  tear down:         $SANDBOX_ROOT/down    (--purge also deletes $STATE)"
