@@ -74,18 +74,19 @@ for l in open(sys.argv[1]):
         order.append(e["step"])
 assert order == ["puppetdb-stop", "puppetdb-start"], order
 PY
-  check "PuppetDB was restarted (pid $pid_before before, $(pdb_pid) now)" [ -n "$pid_before" ] && [ "$(pdb_pid)" != "$pid_before" ]
+  pid_after=$(pdb_pid)
+  check "PuppetDB was restarted (pid $pid_before before, $pid_after now)" [ -n "$pid_before" -a -n "$pid_after" -a "$pid_after" != "$pid_before" ]
 
   # After: the new CA, and PuppetDB serves the primary's new certificate.
   new_ca=$(fp primary "$CA")
-  check "the CA is new" [ -n "$new_ca" ] && [ "$new_ca" != "$old_ca" ]
+  check "the CA is new" [ -n "$new_ca" -a "$new_ca" != "$old_ca" ]
   on primary cat "$CA" >"$work/pdb-new-ca.pem"
   served8081 >"$work/pdb-after.pem" || true
   check "after: PuppetDB on 8081 serves a certificate of the new CA" openssl verify -CAfile "$work/pdb-new-ca.pem" "$work/pdb-after.pem"
   check "... not of the old CA" sh -c "! openssl verify -CAfile '$work/pdb-old-ca.pem' '$work/pdb-after.pem' >/dev/null 2>&1"
   newkey=$(on primary openssl pkey -pubout -in "$SSL/private_keys/$P.pem" | openssl pkey -pubin -outform DER | sha256sum | cut -c1-64)
   served_key=$(openssl x509 -noout -pubkey -in "$work/pdb-after.pem" | openssl pkey -pubin -outform DER | sha256sum | cut -c1-64)
-  check "... whose public key is the primary's new key ($SSL/private_keys/$P.pem)" [ -n "$newkey" ] && [ "$served_key" = "$newkey" ]
+  check "... whose public key is the primary's new key ($SSL/private_keys/$P.pem)" [ -n "$newkey" -a "$served_key" = "$newkey" ]
   check "... and not the key it served before" \
     [ "$(openssl x509 -noout -pubkey -in "$work/pdb-before.pem" | openssl pkey -pubin -outform DER | sha256sum | cut -c1-64)" != "$served_key" ]
   check "PuppetDB answers agent1's new certificate (of the new CA) on its status endpoint" \
