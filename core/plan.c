@@ -807,6 +807,8 @@ char *plan_check_describe(const struct plan *p, const struct plan_check *c)
 	case CHECK_TLS:
 		strbuf_addf(&sb, "port %d on %s serves a certificate signed by the CA in %s", c->port, c->address,
 			    c->ca);
+		if (c->key)
+			strbuf_addf(&sb, ", for the key %s (on %s)", c->key, on);
 		break;
 	case CHECK_COMMAND: {
 		char *cmd = argv_display(c->argv);

@@ -279,11 +279,26 @@ static bool check_tls(const struct plan *p, const struct plan_check *c, const st
 		if (x509_fetch_tls(c->address, c->port, NULL, 5000, &pem, &err) == CW_OK) {
 			struct x509_info info = {0};
 			size_t len = strlen(pem);
+			char pk[65];
 			if (x509_parse_cert(pem, len, &info, &err) == CW_OK &&
 			    x509_verify(pem, len, ca, calen, NULL, 0, &err) == CW_OK) {
-				*line = xasprintf("%s:%d serves %s (SHA-256 %s), signed by the CA in %s", c->address,
-						  c->port, info.subject_cn ? info.subject_cn : "?", info.fingerprint, c->ca);
-				ok = true;
+				/* key: the served certificate must also be the one for this key (the
+				 * service loaded the new certificate, not merely one of the new CA). */
+				if (c->key && pubkey_of(env, c->host, c->key, pk, &err))
+					fail_line(line, "%s:%d: cannot read the key %s: %s", c->address, c->port, c->key,
+						  err.msg);
+				else if (c->key && strcmp(pk, info.pubkey_sha256) != 0)
+					fail_line(line, "%s:%d serves %s (SHA-256 %s), signed by the CA in %s, but its "
+						  "PUBLIC KEY DIFFERS from %s (%.16s... served, %.16s... in the file)",
+						  c->address, c->port, info.subject_cn ? info.subject_cn : "?",
+						  info.fingerprint, c->ca, c->key, info.pubkey_sha256, pk);
+				else {
+					*line = xasprintf("%s:%d serves %s (SHA-256 %s), signed by the CA in %s%s%s",
+							  c->address, c->port,
+							  info.subject_cn ? info.subject_cn : "?", info.fingerprint,
+							  c->ca, c->key ? ", for the key " : "", c->key ? c->key : "");
+					ok = true;
+				}
 			} else {
 				fail_line(line, "%s:%d serves %s, which does not verify against %s: %s", c->address,
 					  c->port, info.subject_cn ? info.subject_cn : "a certificate", c->ca, err.msg);

@@ -43,7 +43,7 @@ DEFAULT_RELEASE=7
 # A primary in the pe layout runs from the release's pe root: PuppetDB and PostgreSQL too.
 declare -gA RELEASE_SUITE=([5]=bullseye [8]=trixie [8-pe]=trixie)
 declare -gA RELEASE_PACKAGES=([5]=puppet,puppet-master [8]=puppet-agent,puppetserver,ruby-puppetserver-ca-cli
-                              [8-pe]=puppet-agent,puppetserver,ruby-puppetserver-ca-cli,puppetdb,postgresql)
+                              [8-pe]=puppet-agent,puppetserver,ruby-puppetserver-ca-cli,puppetdb,postgresql,augeas-tools)
 # Tools each root must have, and the Puppet tools a host of that release gets.
 # Accounts of a root given fixed ids (the pe primary's pe-postgres and pe-puppetdb use them).
 declare -gA RELEASE_ACCOUNTS=([8-pe]="postgres:4432 puppetdb:4081")
@@ -80,6 +80,12 @@ declare -gA PE_ROLE_SERVICES=(
 PE_SPLIT_HOSTS=(pdb console)
 declare -gA PE_HOST_ROLE=([primary]=primary [pdb]=puppetdb [console]=console)
 declare -gA PE_HOST_ADDR=([pdb]=8 [console]=9)
+# A debian-layout primary with PuppetDB (up --puppetdb): Debian's puppetdb and PostgreSQL from
+# the release's pe root, set up by sandbox/bin/puppetdb-setup as a Debian admin does; their
+# files live in the primary's tree and are bind-mounted into the root at Debian's paths.
+PUPPETDB_SERVICES=(postgresql puppetdb)
+PUPPETDB_DIRS=(etc/puppetdb var/lib/puppetdb var/log/puppetdb var/lib/postgresql)
+PUPPETDB_PGDATA=/var/lib/postgresql/data
 # Logs are bind-mounted too but never snapshotted or restored.
 LOG_DIRS_AGENT=(var/log/puppet)
 LOG_DIRS_PRIMARY=(var/log/puppet var/log/puppetserver)
@@ -158,6 +164,8 @@ host_fs() { echo "$STATE/hosts/$1/fs"; }
 sandbox_layout() { if [ -r "$STATE/layout" ]; then cat "$STATE/layout"; else echo debian; fi; }
 aio_layout() { [ "$(sandbox_layout)" != debian ]; }
 pe_layout() { [ "$(sandbox_layout)" = pe ]; }
+# up --puppetdb: the (debian-layout) primary runs PuppetDB and PostgreSQL.
+puppetdb_sandbox() { [ "$(cat "$STATE/puppetdb" 2>/dev/null)" = 1 ]; }
 host_release() {
 	if [ -r "$STATE/hosts/$1/release" ]; then cat "$STATE/hosts/$1/release"; else echo "$DEFAULT_RELEASE"; fi
 }
@@ -197,7 +205,8 @@ ca_cert() { echo "$(ca_dir)/ca_crt.pem"; }
 # ROOT is a release, or RELEASE-pe for a pe layout's primary (host_root names a host's).
 release_root() { if [ "$1" = "$DEFAULT_RELEASE" ]; then echo ""; else echo "$ROOTS/$1"; fi; }
 host_root_key() {
-	if pe_host "$1"; then echo "$(host_release "$1")-pe"; else host_release "$1"; fi
+	if pe_host "$1" || { is_primary "$1" && puppetdb_sandbox; }; then echo "$(host_release "$1")-pe"
+	else host_release "$1"; fi
 }
 host_root() { release_root "$(host_root_key "$1")"; }
 # Puppet 5 has no puppetserver in Debian: its server is `puppet master` (WEBrick).
@@ -620,6 +629,17 @@ init_host_tree() {
 	is_primary "$h" && write_site_pp
 	# PE's server-side data (PuppetDB's, PostgreSQL's, the console's) on every PE host.
 	if pe_host "$h"; then install -d -m 0755 "$fs/opt/puppetlabs/server/data"; fi
+	if is_primary "$h" && puppetdb_sandbox; then
+		# Debian's packaged /etc/puppetdb (its database.ini holds the password its postinst
+		# made), and PuppetDB's and PostgreSQL's directories owned as in the root.
+		local root ids d
+		root=$(host_root "$h")
+		tar -C "$root/etc" -cf - puppetdb | tar -C "$fs/etc" -xpf -
+		for d in var/lib/puppetdb:puppetdb var/log/puppetdb:puppetdb var/lib/postgresql:postgres; do
+			ids=$(awk -F: -v n="${d#*:}" '$1 == n { print $3 ":" $4 }' "$root/etc/passwd")
+			install_dir "$fs/${d%:*}" "$ids" 0755
+		done
+	fi
 	write_puppet_conf "$h"
 	touch "$hd/initialized"
 }
@@ -665,6 +685,11 @@ host_release_mounts() {
 	# The release's Puppet sees the same files at the same paths: everything bind-mounted
 	# into the host is bind-mounted into its root too (in this namespace only).
 	while read -r src dst; do echo "bind $src $root$dst"; done < <(host_mounts "$h")
+	# PuppetDB's and PostgreSQL's files (up --puppetdb): the primary's own, at Debian's paths in
+	# the root only (the machine has none of them).
+	if is_primary "$h" && puppetdb_sandbox; then
+		for d in "${PUPPETDB_DIRS[@]}"; do echo "bind $(host_fs "$h")/$d $root/$d"; done
+	fi
 	# Debian's Puppet Server hard-codes /etc/puppet/puppetserver in its start script: an
 	# AIO host's Puppet Server configuration is shown to it there too (in its root only).
 	if [ "$layout" != debian ] && is_primary "$h" && has_puppetserver "$h"; then
@@ -714,6 +739,9 @@ SANDBOX_LOGDIR=$(layout_path "$layout" "$rel" logdir)
 SANDBOX_ADDR=$(host_addr "$h")
 SANDBOX_CERTNAME=$(host_fqdn "$h")
 EOT
+	if puppetdb_sandbox && is_primary "$h"; then
+		printf 'SANDBOX_PUPPETDB=1\nSANDBOX_PGDATA=%s\n' "$PUPPETDB_PGDATA"
+	fi
 	if pe_host "$h"; then
 		printf 'SANDBOX_PE_VERSION="%s"\nSANDBOX_PE_PGDATA=%s\nSANDBOX_PE_CONSOLE_CERTDIR=%s\n' \
 			"$PE_VERSION" "$PE_PGDATA" "$PE_CONSOLE_CERTDIR"
@@ -937,8 +965,8 @@ stop_host() {
 	local h=$1 hd kp pid p left
 	hd=$(host_dir "$h")
 	if kp=$(keeper_pid "$h"); then
+		host_services_stop "$h" || true
 		if is_primary "$h"; then in_host "$h" "$SANDBOX_ROOT/service/puppetserver" stop || true; fi
-		if pe_host "$h"; then pe_host_stop "$h" || true; fi
 		in_host "$h" "$SANDBOX_ROOT/service/puppet" stop >/dev/null || true
 		if pid=$(sshd_pid "$h"); then kill -TERM "$pid" 2>/dev/null || true; wait_gone "$pid" 5 || true; fi
 		left=$(ns_pids "$h" | grep -vx "$kp" || true)
@@ -974,26 +1002,36 @@ server_start() {
 		in_host "$PRIMARY" "$SANDBOX_ROOT/service/puppetserver" start
 }
 server_stop() { in_host "$PRIMARY" "$SANDBOX_ROOT/service/puppetserver" stop; }
-# A PE host's services, in PE's order (pe_host_start HOST) or the reverse (pe_host_stop HOST).
-pe_host_start() {
+# The services a host runs besides Puppet's own, in start order: its PE role's (pe layout:
+# every PE service on the monolithic primary, pe-split's on the PuppetDB and console hosts),
+# or PostgreSQL and PuppetDB on the primary of `up --puppetdb`; none otherwise.
+host_services() {
+	local r
+	r=$(pe_role "$1")
+	if [ -n "$r" ]; then printf '%s\n' ${PE_ROLE_SERVICES[$r]}
+	elif is_primary "$1" && puppetdb_sandbox; then printf '%s\n' "${PUPPETDB_SERVICES[@]}"; fi
+}
+primary_services() { host_services "$PRIMARY"; }
+# Started in that order after Puppet Server, stopped in the reverse order.
+host_services_start() {
 	local s
-	for s in ${PE_ROLE_SERVICES[$(pe_role "$1")]}; do
-		in_host "$1" "$SANDBOX_ROOT/service/$s" start || die "$s did not start on $1 (logs: /var/log/puppetlabs/$s there)"
+	for s in $(host_services "$1"); do
+		in_host "$1" "$SANDBOX_ROOT/service/$s" start || die "$s did not start on $1 (its log: sandbox/service/$s there says where)"
 	done
 }
-pe_host_stop() {
-	local i s
-	read -r -a s <<<"${PE_ROLE_SERVICES[$(pe_role "$1")]}"
-	for ((i = ${#s[@]} - 1; i >= 0; i--)); do in_host "$1" "$SANDBOX_ROOT/service/${s[$i]}" stop >/dev/null; done
+host_services_stop() {
+	local s
+	for s in $(host_services "$1" | tac); do
+		in_host "$1" "$SANDBOX_ROOT/service/$s" stop >/dev/null
+	done
 }
-# At rest the pe layout is a monolithic primary: its services run (pe_start); pe_stop stops
-# those of every PE host that is up (the PuppetDB and console hosts' too, after pe-split).
-pe_start() { pe_layout || return 0; pe_host_start "$PRIMARY"; }
-pe_stop() {
-	pe_layout || return 0
+# At rest the primary's run (the pe layout's monolithic primary; PuppetDB's); stopping stops
+# those of every host that is up (pe-split's PuppetDB and console hosts' too).
+primary_services_start() { host_services_start "$PRIMARY"; }
+primary_services_stop() {
 	local h
 	for h in "$PRIMARY" "${PE_SPLIT_HOSTS[@]}"; do
-		if keeper_pid "$h" >/dev/null; then pe_host_stop "$h"; fi
+		if [ -n "$(host_services "$h")" ] && keeper_pid "$h" >/dev/null; then host_services_stop "$h"; fi
 	done
 }
 server_running() { in_host "$PRIMARY" "$SANDBOX_ROOT/service/puppetserver" status >/dev/null 2>&1; }
@@ -1115,6 +1153,8 @@ print_summary() {
 	echo "  ssh to a host:     ssh -F $STATE/ssh/config agent1"
 	echo "  services (inside): $SANDBOX_ROOT/service/puppetserver start|stop|status"
 	echo "                     $SANDBOX_ROOT/service/puppet start|stop|status"
+	local s
+	for s in $(primary_services); do echo "                     $SANDBOX_ROOT/service/$s start|stop|status   (primary)"; done
 	echo "  health:            $SANDBOX_ROOT/status"
 	echo "  back to pristine:  $SANDBOX_ROOT/reset"
 	echo "  tear down:         $SANDBOX_ROOT/down    (--purge also deletes $STATE)"

@@ -57,7 +57,9 @@ agents=agent1.example.com,agent2.example.com
 puppetdb_host=puppetdb.example.com
 console_host=console.example.com
 
-# procedure profile, one combination a line
+# procedure profile [variant], one combination a line; a variant names an answers file
+# tests/golden/VARIANT.cfg given with --answers (puppetdb: oss-ca with PuppetDB on the primary)
+# and its plan is expected in <procedure>--<profile>--<variant>.txt.
 combos='
 crl-refresh oss-debian
 ca-renew oss-debian
@@ -78,6 +80,9 @@ primary pe-3.7
 oss-ca oss-debian
 oss-ca oss-aio
 oss-ca oss-aio-5
+oss-ca oss-debian puppetdb
+oss-ca oss-aio puppetdb
+oss-ca oss-aio-5 puppetdb
 pe-monolithic pe-3.7
 pe-monolithic pe-2019
 pe-monolithic pe-2023
@@ -95,9 +100,9 @@ skipped=
 [ "$update" = 1 ] && mkdir -p "$expected_dir"
 
 # Read the list through a here-document so the counters live in this shell.
-while read -r proc profile; do
+while read -r proc profile variant; do
 	[ -n "$proc" ] || continue
-	name=$proc--$profile
+	name=$proc--$profile${variant:+--$variant}
 	proc_file=$SRCDIR/config/procedures/$proc.cfg
 	if [ ! -f "$proc_file" ] || ! grep -q '^[[:space:]]*procedure[[:space:]]*=' "$proc_file"; then
 		echo "SKIP $name: config/procedures/$proc.cfg is a placeholder"
@@ -111,6 +116,7 @@ while read -r proc profile; do
 	if [ "$proc" = pe-split ]; then
 		set -- "$@" --puppetdb-host "$puppetdb_host" --console-host "$console_host"
 	fi
+	[ -z "$variant" ] || set -- "$@" --answers "$golden/$variant.cfg"
 	actual=$tmp/$name.txt
 	"$CERTWIZ" "$@" >"$actual" 2>"$tmp/$name.err"
 	rc=$?
@@ -156,11 +162,9 @@ for f in "$expected_dir"/*.txt; do
 	[ -f "$f" ] || continue
 	base=${f##*/}
 	base=${base%.txt}
-	proc=${base%%--*}
-	profile=${base#*--}
 	found=no
-	while read -r p q; do
-		[ "$p" = "$proc" ] && [ "$q" = "$profile" ] && found=yes
+	while read -r p q v; do
+		[ -n "$p" ] && [ "$p--$q${v:+--$v}" = "$base" ] && found=yes
 	done <<EOF
 $combos
 EOF

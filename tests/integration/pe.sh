@@ -84,7 +84,7 @@ if [ "$SB_LAYOUT" = pe ] && want pe-monolithic; then
   check "report.json: all $(plan_steps "$work/pe.cfg") steps of the plan signed off by batch:it" \
     [ "$(signed_by "$rundir" batch:it)" = "$(plan_steps "$work/pe.cfg")" ]
   new_ca=$(fp primary "$CA")
-  check "the CA is new" [ -n "$new_ca" ] && [ "$new_ca" != "$old_ca" ]
+  check "the CA is new" [ -n "$new_ca" -a "$new_ca" != "$old_ca" ]
   check "the primary's certificate verifies against the new CA" verifies primary "$CA" "$PCERT"
   # Every TLS port serves a certificate of the new CA whose key is the file seed 003 copies there.
   on primary cat "$CA" >"$work/ca-new.pem"

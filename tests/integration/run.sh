@@ -9,6 +9,8 @@
 # --puppet and --agent-puppet), CERTWIZ_IT_LAYOUT (debian or aio: Puppet's AIO paths under
 # /etc/puppetlabs and /opt/puppetlabs; Puppet 5 is always aio, 7 debian, 8 either; pe:
 # Puppet Enterprise's layout and services on Puppet 8, for the pe-* scenarios of pe.sh).
+# CERTWIZ_IT_PUPPETDB=1: the primary also runs PuppetDB from Debian's package with PostgreSQL
+# (sandbox/up --puppetdb; Puppet 8, debian layout), for the oss-ca-puppetdb scenario of puppetdb.sh.
 # CERTWIZ_IT_AGENTS: how many agents the sandbox has (default 2; the fleet scenarios of
 # fleet.sh need 3 or more and are skipped, saying so, with fewer).
 set -euo pipefail
@@ -27,7 +29,8 @@ only=${CERTWIZ_IT_ONLY:-}
 release=${CERTWIZ_IT_PUPPET:-7}
 agent_release=${CERTWIZ_IT_AGENT_PUPPET:-}
 layout=${CERTWIZ_IT_LAYOUT:-}
-label="Puppet $release${agent_release:+ (agents $agent_release)}${layout:+, $layout layout}"
+puppetdb=${CERTWIZ_IT_PUPPETDB:-}
+label="Puppet $release${agent_release:+ (agents $agent_release)}${layout:+, $layout layout}${puppetdb:+, PuppetDB}"
 
 log() { scenario=${1%%:*}; : >"$work/run.log"; printf '\n---- [%s] %s (at %ss)\n' "$label" "$*" "$SECONDS"; }
 ok() { passes=$((passes + 1)); printf '  ok   %s\n' "$*"; }
@@ -61,6 +64,7 @@ log "sandbox up"
 up_args=(--puppet "$release" --agents "${CERTWIZ_IT_AGENTS:-2}")
 [ -z "$agent_release" ] || up_args+=(--agent-puppet "$agent_release")
 [ -z "$layout" ] || up_args+=(--layout "$layout")
+[ "$puppetdb" != 1 ] || up_args+=(--puppetdb)
 "$sb/up" "${up_args[@]}" || { "$sb/reset" --full && "$sb/up" "${up_args[@]}"; }
 # Where this release and layout keep things (Puppet 5: AIO paths, the CA inside the ssldir).
 eval "$("$sb/info" primary)"
@@ -487,6 +491,8 @@ fi
 . "$top/tests/integration/fleet.sh"
 # Puppet Enterprise on the pe layout: pe-monolithic, its rollback (their own file).
 . "$top/tests/integration/pe.sh"
+# oss-ca with a real PuppetDB on the primary (their own file; the sandbox of CERTWIZ_IT_PUPPETDB=1).
+. "$top/tests/integration/puppetdb.sh"
 
 printf '\nintegration: %d passed, %d failed\n' "$passes" "$fails"
 [ "$fails" -eq 0 ]

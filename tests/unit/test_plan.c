@@ -310,11 +310,34 @@ static void test_oss_ca_includes_agent_phase(void **state)
 		fail_msg("%s", e.msg);
 	assert_non_null(step(fx.plan, "agent-fetch@a1.example.com"));
 	assert_argv(step(fx.plan, "ca-clear-ssl")->argv, "find /var/lib/puppet/ssl -mindepth 1 -delete");
-	assert_null(step(fx.plan, "puppetdb-ssl-setup")); /* when = puppetdb */
+	assert_null(step(fx.plan, "puppetdb-stop")); /* when = puppetdb */
+	assert_null(step(fx.plan, "puppetdb-start"));
 	fx.site.puppetdb = true;
 	if (build(&fx, &e))
 		fail_msg("%s", e.msg);
-	assert_non_null(step(fx.plan, "puppetdb-ssl-setup"));
+	/* Debian's PuppetDB reads Puppet's own files (the profile's puppetdb_ssl = "puppet"):
+	 * nothing to copy, a restart; the start is verified by the certificate 8081 serves. */
+	assert_non_null(step(fx.plan, "puppetdb-stop"));
+	const struct plan_step *start = step(fx.plan, "puppetdb-start");
+	assert_non_null(start);
+	assert_null(step(fx.plan, "puppetdb-ssl-setup"));
+	assert_true(start->nverify >= 1);
+	const struct plan_check *tls = &start->verify[start->nverify - 1];
+	assert_int_equal(tls->kind, CHECK_TLS);
+	assert_int_equal(tls->port, 8081);
+	assert_string_equal(tls->key, "/var/lib/puppet/ssl/private_keys/puppet.example.com.pem");
+	fixture_done(&fx);
+	/* Puppet's AIO packages: `puppetdb ssl-setup -f` copies them, between the stop and the start. */
+	fixture_init(&fx, "oss-aio", "oss-ca");
+	fx.agents = strv_split("a1.example.com", ',');
+	fx.site.puppetdb = true;
+	if (build(&fx, &e))
+		fail_msg("%s", e.msg);
+	const struct plan_step *copy = step(fx.plan, "puppetdb-ssl-setup");
+	assert_non_null(copy);
+	assert_argv(copy->argv, "/opt/puppetlabs/bin/puppetdb ssl-setup -f");
+	assert_true(step(fx.plan, "puppetdb-stop")->index < copy->index);
+	assert_true(copy->index < step(fx.plan, "puppetdb-start")->index);
 	fixture_done(&fx);
 }
 

@@ -3,6 +3,7 @@
  * is revoked, a key that is not its own, an unchanged certificate, requests with the wrong key. */
 #include "testutil.h"
 
+#include <signal.h>
 #include <stdbool.h>
 
 #include "plan.h"
@@ -305,6 +306,66 @@ static void test_files_and_commands(void **state)
 	expect(f, &c, false, "`false` failed on ca.example.com (non-zero exit)");
 }
 
+/* Replace a check's path with another file of the PKI (NULL: none). */
+static void refill(char **field, const struct fx *f, const char *name)
+{
+	free(*field);
+	*field = F(f, name);
+}
+
+/* A served certificate: `tls` holds when the port serves a certificate of the CA, and with `key`
+ * only when it is the certificate of that key (a service that loaded another certificate of the
+ * same CA, or kept an old one, fails). openssl s_server serves a.pem on a free loopback port. */
+static void test_tls_key(void **state)
+{
+	struct fx *f = *state;
+	char *out = F(f, "s_server.out"), *cert = F(f, "a.pem"), *key = F(f, "a.key");
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execlp("openssl", "openssl", "s_server", "-accept", "127.0.0.1:0", "-www", "-cert", cert, "-key", key,
+		       (char *)NULL);
+		_exit(127);
+	}
+	int port = 0;
+	for (int i = 0; i < 200 && !port; i++) { /* at most 20 s on a loaded machine */
+		char *txt = test_slurp(out);
+		const char *a = txt ? strstr(txt, "ACCEPT 127.0.0.1:") : NULL;
+		if (a)
+			port = atoi(a + strlen("ACCEPT 127.0.0.1:"));
+		free(txt);
+		if (!port)
+			usleep(100000);
+	}
+	struct plan_check c;
+	memset(&c, 0, sizeof c);
+	c.kind = CHECK_TLS;
+	c.address = "127.0.0.1";
+	c.port = port;
+	if (port) {
+		refill(&c.ca, f, "ca.pem");
+		expect(f, &c, true, "serves agent1.example.com");
+		refill(&c.key, f, "a.key");
+		expect(f, &c, true, ", for the key ");
+		refill(&c.key, f, "b.key");
+		expect(f, &c, false, "PUBLIC KEY DIFFERS");
+		refill(&c.key, f, NULL);
+		refill(&c.ca, f, "ca2.pem");
+		expect(f, &c, false, "does not verify against");
+		refill(&c.ca, f, NULL);
+	}
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	free(out);
+	free(cert);
+	free(key);
+	if (!port)
+		fail_msg("openssl s_server did not say which port it listens on");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -317,6 +378,7 @@ int main(void)
 						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_csr_key, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_files_and_commands, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_tls_key, fx_setup, fx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
