@@ -89,7 +89,7 @@ measure "certwiz, 3 stragglers" stragglers
 cat "$tmp/time-stragglers"
 for h in agent1 agent2 agent3; do "$sb/straggle" "$h" --off >/dev/null 2>&1 || true; done
 # how the CA's side went: its shared calls, from the last run's journal
-rundir=$(ls -td "$state"/certwiz/runs/*-agent | head -n 1)
+rundir=$(ls -td "$state"/certwiz/runs/*-agent | sed -n 1p)
 python3 - "$rundir/journal.jsonl" <<'PY'
 import json, sys
 ev = [json.loads(l) for l in open(sys.argv[1])]

@@ -888,6 +888,8 @@ static void step_done(struct step_tmpl *s)
 	argv_tmpl_done(&s->run[0]);
 	argv_tmpl_done(&s->action);
 	argv_tmpl_done(&s->run[1]);
+	argv_tmpl_done(&s->batch_run[0]);
+	argv_tmpl_done(&s->batch_run[1]);
 	free(s->manual);
 	free(s->manual_windows);
 	free(s->service_action);
@@ -973,6 +975,35 @@ static cw_status load_argv(struct ld *l, config_setting_t *s, const char *what, 
 	return CW_OK;
 }
 
+/* run = ("a", "b") for both dialects (where both_allowed), or { modern = (...); legacy = (...); }. */
+static cw_status load_dialect_argv(struct ld *l, config_setting_t *set, const char *what, bool both_allowed,
+				   struct argv_tmpl out[2], bool has[2])
+{
+	static const char *const dkeys[] = {"modern", "legacy", NULL};
+	cw_status st;
+	if (config_setting_type(set) != CONFIG_TYPE_GROUP) {
+		if (!both_allowed)
+			return bad(l, set, "%s must be { modern = (...); } or { legacy = (...); }", what);
+		for (int d = 0; d < 2; d++) {
+			if ((st = load_argv(l, set, what, &out[d])))
+				return st;
+			has[d] = true;
+		}
+		return CW_OK;
+	}
+	if ((st = check_keys(l, set, dkeys)))
+		return st;
+	for (int d = 0; d < 2; d++) {
+		config_setting_t *m = config_setting_get_member(set, dkeys[d]);
+		if (m) {
+			if ((st = load_argv(l, m, dkeys[d], &out[d])))
+				return st;
+			has[d] = true;
+		}
+	}
+	return CW_OK;
+}
+
 static cw_status load_check(struct ld *l, config_setting_t *e, struct check_tmpl *c)
 {
 	static const char *const keys[] = {"absent", "present", "empty", "cert", "csr", "same", "tls",
@@ -1054,7 +1085,7 @@ static cw_status load_checks(struct ld *l, config_setting_t *st_grp, const char 
 static cw_status load_step(struct ld *l, config_setting_t *e, const char *const *roles, struct step_tmpl *s)
 {
 	static const char *const keys[] = {"id", "title", "explain", "undo", "role", "each", "when",
-					   "run", "manual", "manual_windows", "service", "backup", "action",
+					   "run", "batch_run", "manual", "manual_windows", "service", "backup", "action",
 					   "destructive", "ok_exit", "timeout", "require", "verify",
 					   "ca_signs_alt_names", "batch", "until", NULL};
 	cw_status st;
@@ -1091,25 +1122,16 @@ static cw_status load_step(struct ld *l, config_setting_t *e, const char *const 
 	if (run) {
 		kinds++;
 		s->kind = STEP_RUN;
-		if (config_setting_type(run) == CONFIG_TYPE_GROUP) {
-			static const char *const dkeys[] = {"modern", "legacy", NULL};
-			if ((st = check_keys(l, run, dkeys)))
-				return st;
-			for (int d = 0; d < 2; d++) {
-				config_setting_t *m = config_setting_get_member(run, dkeys[d]);
-				if (m) {
-					if ((st = load_argv(l, m, dkeys[d], &s->run[d])))
-						return st;
-					s->has_run[d] = true;
-				}
-			}
-		} else {
-			if ((st = load_argv(l, run, "run", &s->run[0])))
-				return st;
-			if ((st = load_argv(l, run, "run", &s->run[1])))
-				return st;
-			s->has_run[0] = s->has_run[1] = true;
-		}
+		if ((st = load_dialect_argv(l, run, "run", true, s->run, s->has_run)))
+			return st;
+	}
+	config_setting_t *brun = config_setting_get_member(e, "batch_run");
+	if (brun) {
+		if (!s->batch)
+			return bad(l, brun, "batch_run is the command of a batch step (batch = true), found it on step '%s'",
+				   s->id);
+		if ((st = load_dialect_argv(l, brun, "batch_run", false, s->batch_run, s->has_batch_run)))
+			return st;
 	}
 	config_setting_t *svc = config_setting_get_member(e, "service");
 	if (svc) {

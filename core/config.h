@@ -112,6 +112,10 @@ struct step_tmpl {
 	enum step_kind kind;
 	struct argv_tmpl run[2];      /* by dialect; both the same when not per-dialect */
 	bool has_run[2];
+	/* batch = true: the command that serves many agents at once, where it is not run's own with
+	 * the names joined (${batch.certnames_json}: "a","b",... as JSON strings); by dialect */
+	struct argv_tmpl batch_run[2];
+	bool has_batch_run[2];
 	struct argv_tmpl action;      /* kind ACTION: the action's name and its arguments */
 	char *manual;          /* instructions when kind is MANUAL */
 	char *manual_windows;  /* instructions for Windows hosts (the step becomes manual there) */

@@ -406,6 +406,7 @@ static void step_free(struct plan_step *s)
 	free(s->undo);
 	free(s->target);
 	strv_free(s->argv);
+	strv_free(s->batch_argv);
 	free(s->manual);
 	free(s->service_action);
 	strv_free(s->services);
@@ -476,6 +477,10 @@ static cw_status add_step(struct plan *p, const struct plan_input *in, const str
 	switch (t->kind) {
 	case STEP_RUN:
 		st = expand_argv(&ctx, &t->run[p->dialect], t->id, &s->argv, t->ca_signs_alt_names ? uses_alt : NULL, err);
+		if (!st && t->has_batch_run[p->dialect]) {
+			vars_set(&ctx, "batch.certnames_json", PLAN_BATCH_NAMES);
+			st = expand_argv(&ctx, &t->batch_run[p->dialect], t->id, &s->batch_argv, NULL, err);
+		}
 		break;
 	case STEP_MANUAL:
 		st = expand(&ctx, t->manual, t->id, &s->manual, err);
@@ -585,6 +590,7 @@ static cw_status add_step(struct plan *p, const struct plan_input *in, const str
 		goto out;
 	/* Puppet's commands from where this flavour keeps them (AIO: /opt/puppetlabs/bin). */
 	resolve_tool(in->profile, s->argv);
+	resolve_tool(in->profile, s->batch_argv);
 	for (size_t i = 0; i < s->nrequire; i++)
 		resolve_tool(in->profile, s->require[i].argv);
 	for (size_t i = 0; i < s->nverify; i++)
@@ -972,11 +978,55 @@ void plan_format(const struct plan *p, struct strbuf *out)
 	}
 }
 
+/* The step's own shared command (batch_run), the agents' names filled in where it says. */
+static char **batch_argv_filled(const struct plan *p, const size_t *steps, size_t n)
+{
+	const struct plan_step *first = &p->steps[steps[0]];
+	for (size_t k = 0; k < n; k++) {
+		const struct plan_step *s = &p->steps[steps[k]];
+		if (!s->batch || !s->batch_argv || !s->target || s->host != first->host ||
+		    strcmp(s->tmpl_id, first->tmpl_id) != 0 || !strv_eq(s->batch_argv, first->batch_argv))
+			return NULL;
+		for (size_t k2 = 0; k2 < k; k2++)
+			if (strcmp(p->steps[steps[k2]].target, s->target) == 0)
+				return NULL; /* the same agent twice */
+	}
+	/* Certnames are validated (letters, digits, '.', '-', '_'): as JSON strings they need no
+	 * escapes; anything else is refused rather than quoted. */
+	struct strbuf names;
+	strbuf_init(&names);
+	for (size_t k = 0; k < n; k++) {
+		const char *t = p->steps[steps[k]].target;
+		if (strpbrk(t, "\"\\") || strchr(t, '\x1f')) {
+			strbuf_done(&names);
+			return NULL;
+		}
+		strbuf_addf(&names, "%s\"%s\"", k ? "," : "", t);
+	}
+	char **out = NULL;
+	for (size_t a = 0; first->batch_argv[a]; a++) {
+		const char *w = first->batch_argv[a], *at;
+		struct strbuf sb;
+		strbuf_init(&sb);
+		while ((at = strstr(w, PLAN_BATCH_NAMES))) {
+			strbuf_add(&sb, w, (size_t)(at - w));
+			strbuf_add(&sb, names.buf, names.len);
+			w = at + strlen(PLAN_BATCH_NAMES);
+		}
+		strbuf_adds(&sb, w);
+		strv_push_owned(&out, strbuf_detach(&sb));
+	}
+	strbuf_done(&names);
+	return out;
+}
+
 char **plan_batch_argv(const struct plan *p, const size_t *steps, size_t n)
 {
 	if (n == 0)
 		return NULL;
 	const struct plan_step *first = &p->steps[steps[0]];
+	if (first->batch_argv)
+		return batch_argv_filled(p, steps, n);
 	size_t len = strv_len(first->argv);
 	for (size_t k = 0; k < n; k++) {
 		const struct plan_step *s = &p->steps[steps[k]];

@@ -50,6 +50,8 @@ struct plan_step {
 	char *target;          /* the agent a per-agent step is about (NULL otherwise) */
 	enum step_kind kind;
 	char **argv;           /* STEP_RUN */
+	char **batch_argv;     /* STEP_RUN with batch_run: the shared command, the agents' names left
+				* as PLAN_BATCH_NAMES (plan_batch_argv fills them in) */
 	char *manual;          /* STEP_MANUAL: instructions */
 	char *service_action;  /* STEP_SERVICE: "stop" | "start" */
 	char **services;       /* STEP_SERVICE: names in the order to act on */
@@ -115,5 +117,7 @@ struct ssh_opts plan_host_ssh_opts(const struct plan_host *h);
  * --certname a,b); legacy: it is repeated, one element per certname (puppet cert clean a b).
  * NULL when the steps cannot share a command (heap strv otherwise). */
 char **plan_batch_argv(const struct plan *p, const size_t *steps, size_t n);
+/* Where batch_argv names the agents (the value of ${batch.certnames_json} while planning). */
+#define PLAN_BATCH_NAMES "\x1f" "certnames" "\x1f"
 
 #endif

@@ -118,6 +118,15 @@ bool strv_contains(char *const *v, const char *s)
 	return false;
 }
 
+bool strv_eq(char *const *a, char *const *b)
+{
+	size_t i = 0;
+	for (; a && b && a[i] && b[i]; i++)
+		if (strcmp(a[i], b[i]) != 0)
+			return false;
+	return (!a || !a[i]) && (!b || !b[i]);
+}
+
 char **strv_split(const char *s, char sep)
 {
 	char **out = NULL;

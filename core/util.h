@@ -24,6 +24,7 @@ void strv_push_owned(char ***v, char *s);          /* takes s */
 char **strv_copy(char *const *v);
 void strv_free(char **v);
 bool strv_contains(char *const *v, const char *s);
+bool strv_eq(char *const *a, char *const *b); /* same strings, same order (NULL: empty) */
 /* Split on sep, trim blanks around items, drop empty items. */
 char **strv_split(const char *s, char sep);
 /* Join with sep; returns a heap string ("" for an empty vector). */

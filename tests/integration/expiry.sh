@@ -101,7 +101,7 @@ if want crl-refresh; then
   fi
   crl_text() { on primary openssl crl -noout -text -in "$CADIR/ca_crl.pem"; }
   old_serials=$(crl_text | sed -n 's/.*Serial Number: *//p' | sort)
-  old_number=$(crl_text | sed -n '/CRL Number/{n;s/ *//p}' | head -n 1)
+  old_number=$(crl_text | sed -n '/CRL Number/{n;s/ *//p}' | sed -n 1p)
   rc=0
   on primary "$certwiz" check --within 4000 --config "$work/site.cfg" >"$work/check-crl.log" 2>&1 || rc=$?
   check "check names the inventory and crl-refresh commands for the CRL" grep -q \
@@ -118,7 +118,7 @@ if want crl-refresh; then
   check "certwiz run of crl-refresh exits 0" [ "$rc" = 0 ] || show_run
   check "the CRL has revoked entries to keep" [ -n "$old_serials" ]
   check "the same revoked serials" [ "$(crl_text | sed -n 's/.*Serial Number: *//p' | sort)" = "$old_serials" ]
-  new_number=$(crl_text | sed -n '/CRL Number/{n;s/ *//p}' | head -n 1)
+  new_number=$(crl_text | sed -n '/CRL Number/{n;s/ *//p}' | sed -n 1p)
   check "the CRL number went from $old_number to $new_number (one more)" [ "$new_number" = $((old_number + 1)) ]
   check "the next update is more than four years away" \
     sh -c "[ \$(date -d \"\$('$sb/exec' primary -- openssl crl -noout -nextupdate -in $CADIR/ca_crl.pem | sed 's/.*=//')\" +%s) -gt $(($(date +%s) + 4 * 365 * 86400)) ]"

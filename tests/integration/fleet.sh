@@ -30,7 +30,11 @@ if want fleet && [ "$fleet_n" -ge 3 ]; then
   { echo 'procedure = "agent";'; printf 'agents = [%s];\n' "$(IFS=,; echo "${names[*]}")"
     echo 'operator = "it";'; echo 'confirm_destructive = true;'; } >"$work/fleet.cfg"
   declare -A old
-  for n in $(seq 1 "$fleet"); do old[$n]=$(fp "agent$n" "$(cert_of "agent$n")"); done
+  declare -A serial
+  for n in $(seq 1 "$fleet"); do
+    old[$n]=$(fp "agent$n" "$(cert_of "agent$n")")
+    serial[$n]=$(on "agent$n" openssl x509 -noout -serial -in "$(cert_of "agent$n")" | sed 's/.*=//; s/^0*//')
+  done
   "$sb/straggle" agent2 submit_request 20
   rc=$(certwiz_run "$work/fleet.cfg")
   "$sb/straggle" agent2 --off
@@ -40,7 +44,7 @@ if want fleet && [ "$fleet_n" -ge 3 ]; then
     check "agent$n has a new certificate that chains to the CA" \
       sh -c "[ -n '$new' ] && [ '$new' != '${old[$n]}' ] && \"$sb/exec\" agent$n -- openssl verify -CAfile $SSL/certs/ca.pem $(cert_of "agent$n") >/dev/null"
   done
-  rundir=$(ls -td "$state"/certwiz/runs/*-agent | head -n 1)
+  rundir=$(ls -td "$state"/certwiz/runs/*-agent | sed -n 1p)
   check "pipelined: other agents' catalog runs started before agent2's slow request ended (journal order)" \
     python3 - "$rundir/journal.jsonl" <<'PY'
 import json, sys
@@ -62,6 +66,28 @@ for e in ev:
 assert any(len(steps) >= 2 for _, steps in calls), calls
 assert "ca-sign@agent2.sandbox.test" not in calls[0][1], calls
 PY
+  if [ "$legacy" = 0 ]; then
+    check "the CA cleaned agents ready together in one request to Puppet Server's bulk clean endpoint" \
+      python3 - "$rundir/journal.jsonl" <<'PY'
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1])]
+calls = {}
+for e in ev:
+    if e["event"] == "fact" and e.get("key") == "batch-command" and e["step"].startswith("ca-clean@"):
+        calls.setdefault(e["value"], []).append(e["step"])
+bulk = [(c, s) for c, s in calls.items() if "/puppet-ca/v1/clean" in c and len(s) >= 2]
+assert bulk, calls
+PY
+    # core/exec.c's words when a shared call fails and each agent gets its own
+    fallback="each agent on its own|each agent is checked, and run on its own"
+    check "no shared command fell back to one agent at a time" sh -c "! grep -qE '$fallback' '$work/run.log'"
+    grep -E "$fallback" "$work/run.log" | sed 's/^/      | /' || true
+  fi
+  revoked=0
+  for n in $(seq 1 "$fleet"); do
+    on primary sh -c "openssl crl -noout -text -in $CRL | grep -qi 'Serial Number: *0*${serial[$n]}\$'" && revoked=$((revoked + 1))
+  done
+  check "every agent's old certificate is in the CA's CRL ($revoked of $fleet)" [ "$revoked" = "$fleet" ]
   check "each agent's request was compared with the CA's copy (public key) before its signing" \
     python3 - "$rundir/journal.jsonl" "$fleet" <<'PY'
 import json, sys

@@ -80,7 +80,7 @@ if [ "$SB_LAYOUT" = pe ] && want pe-monolithic; then
   pe_answers "$work/pe.cfg"
   rc=$(certwiz_run "$work/pe.cfg")
   check "certwiz run of pe-monolithic exits 0" [ "$rc" = 0 ] || show_run
-  rundir=$(ls -td "$state"/certwiz/runs/*-pe-monolithic | head -n 1)
+  rundir=$(ls -td "$state"/certwiz/runs/*-pe-monolithic | sed -n 1p)
   check "report.json: all $(plan_steps "$work/pe.cfg") steps of the plan signed off by batch:it" \
     [ "$(signed_by "$rundir" batch:it)" = "$(plan_steps "$work/pe.cfg")" ]
   new_ca=$(fp primary "$CA")
@@ -147,7 +147,7 @@ skip_reason = "integration: a PostgreSQL that cannot start";
 '
   rc=$(certwiz_run "$work/pe-fail.cfg")
   check "certwiz run exits 5 (a step failed)" [ "$rc" = 5 ] || show_run
-  rundir=$(ls -td "$state"/certwiz/runs/*-pe-monolithic | head -n 1)
+  rundir=$(ls -td "$state"/certwiz/runs/*-pe-monolithic | sed -n 1p)
   check "report.json: the run stopped at the start of PE's services, with PostgreSQL's reason; a rollback is recorded" \
     python3 - "$rundir/report.json" <<'PY'
 import json, sys
@@ -163,7 +163,7 @@ PY
     on primary grep -q 'private key file .* has group or world access' /var/log/puppetlabs/pe-postgresql/pe-postgresql.log
   pe_state >"$work/pe-after.txt"
   check "after the rollback every PE certificate directory is back byte for byte (files, modes, owners)" \
-    cmp -s "$work/pe-before.txt" "$work/pe-after.txt" || diff "$work/pe-before.txt" "$work/pe-after.txt" | head -n 10
+    cmp -s "$work/pe-before.txt" "$work/pe-after.txt" || diff "$work/pe-before.txt" "$work/pe-after.txt" | sed -n 1,10p
   # The rollback starts what ran before, PostgreSQL before PuppetDB (which needs it).
   check "after the rollback Puppet Server runs again" on primary "$sb/service/pe-puppetserver" status
   check "after the rollback PE-PostgreSQL runs again" on primary "$sb/service/pe-postgresql" status
@@ -202,14 +202,14 @@ if [ "$SB_LAYOUT" = pe ] && want pe-split; then
   }
   split_answers
   rc=$(certwiz_run "$work/split.cfg")
-  rundir=$(ls -td "$state"/certwiz/runs/*-pe-split | head -n 1)
+  rundir=$(ls -td "$state"/certwiz/runs/*-pe-split | sed -n 1p)
   done_ids=() copies=0
   cat "$work/run.log" >"$work/split-all.log"
   for _ in 1 2 3 4; do
     id=$(sed -n 's/.*=> NOT DONE: do it by hand, add "\([^"]*\)" to manual_done.*/\1/p' "$work/run.log" | tail -n 1)
     [ "$rc" != 0 ] && [ -n "$id" ] || break
     # The step's instructions are the line above its NOT DONE.
-    mapfile -t cmds < <(grep -B1 "=> NOT DONE: do it by hand, add \"$id\"" "$work/run.log" | head -n 1 | grep -o 'scp [^ ]* [^ ]*')
+    mapfile -t cmds < <(grep -B1 "=> NOT DONE: do it by hand, add \"$id\"" "$work/run.log" | sed -n 1p | grep -o 'scp [^ ]* [^ ]*')
     for c in "${cmds[@]}"; do
       read -r _ src dst <<<"$c"
       on primary scp -q -F "$state/ssh/config" "$src" "$dst" && copies=$((copies + 1))

@@ -62,7 +62,7 @@ EOT
     sh -c "! grep -q 'ssl-setup' '$work/pdb-plan.txt'"
   rc=$(certwiz_run "$work/pdb.cfg")
   check "certwiz run of oss-ca with puppetdb = true exits 0" [ "$rc" = 0 ] || show_run 80
-  rundir=$(ls -td "$state"/certwiz/runs/*-oss-ca | head -n 1)
+  rundir=$(ls -td "$state"/certwiz/runs/*-oss-ca | sed -n 1p)
   n=$(plan_steps "$work/pdb.cfg")
   check "report.json: each of the plan's $n steps signed off by batch:it, verified" [ "$(signed_by "$rundir" batch:it)" = "$n" -a "$n" -gt 0 ]
   check "the journal shows PuppetDB stopped and started, in that order, each verified" python3 - "$rundir/journal.jsonl" <<'PY'

@@ -174,6 +174,9 @@ static void test_procedure_errors(void **state)
 	expect(procedure_error(PROC_HEAD "{ id = \"s\"; title = \"x\"; explain = \"e\"; role = \"ca\"; run = (\"a\"); colour = 1; }\n); } ); };\n"),
 	       "unknown setting 'colour'");
 	expect(procedure_error(PROC_HEAD "); }, { use = \"nothere/x\"; } ); };\n"), "use = \"nothere/x\"");
+	expect(procedure_error(PROC_HEAD "{ id = \"s\"; title = \"x\"; explain = \"e\"; role = \"ca\"; run = (\"a\"); "
+					 "batch_run = { modern = (\"b\"); }; }\n); } ); };\n"),
+	       "batch_run is the command of a batch step (batch = true), found it on step 's'");
 	/* Found by fuzzing: an include whose second phase is broken leaked the first (ASan). */
 	free(write_cfg("inc.cfg", PROC_HEAD "{ id = \"a\"; title = \"x\"; explain = \"e\"; role = \"ca\"; run = (\"true\"); }\n); },\n"
 			   "{ id = \"q\"; title = \"Q\"; explain = \"e\"; steps = ( { id = \"b\"; title = \"x\"; explain = \"e\"; role = \"ca\"; } ); } ); };\n"));

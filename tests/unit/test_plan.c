@@ -362,17 +362,35 @@ static void test_batch_argv(void **state)
 	if (build(&fx, &e))
 		fail_msg("%s", e.msg);
 	size_t *idx, n;
-	/* modern: one --certname with the names joined by ',' */
+	/* modern clean: the step's own batch_run, Puppet Server's bulk clean endpoint, the names as
+	 * JSON strings; the step alone stays puppetserver ca clean */
+	const char *bulk = "curl --fail --silent --show-error --max-time 300 --cacert /var/lib/puppet/ssl/certs/ca.pem "
+			   "--cert /var/lib/puppet/ssl/certs/puppet.example.com.pem "
+			   "--key /var/lib/puppet/ssl/private_keys/puppet.example.com.pem --request PUT "
+			   "--header 'Content-Type: application/json' --data '{\"certnames\":[%s]}' "
+			   "https://puppet.example.com:8140/puppet-ca/v1/clean";
 	batch_of(fx.plan, "ca-clean", &idx, &n);
 	assert_int_equal(n, 3);
+	assert_argv(fx.plan->steps[idx[0]].argv, "puppetserver ca clean --certname a1.example.com");
 	char **argv = plan_batch_argv(fx.plan, idx, n);
-	assert_argv(argv, "puppetserver ca clean --certname a1.example.com,a2.example.com,a3.example.com");
+	char *want = xasprintf(bulk, "\"a1.example.com\",\"a2.example.com\",\"a3.example.com\"");
+	assert_argv(argv, want);
+	free(want);
 	strv_free(argv);
 	/* a subset, in the order given */
 	size_t two[] = {idx[2], idx[0]};
 	argv = plan_batch_argv(fx.plan, two, 2);
-	assert_argv(argv, "puppetserver ca clean --certname a3.example.com,a1.example.com");
+	want = xasprintf(bulk, "\"a3.example.com\",\"a1.example.com\"");
+	assert_argv(argv, want);
+	free(want);
 	strv_free(argv);
+	/* a name that would need quoting in JSON is never put there (names are validated long
+	 * before; this is the last line) */
+	char *saved = fx.plan->steps[idx[1]].target;
+	fx.plan->steps[idx[1]].target = xstrdup("a2\"]}");
+	assert_null(plan_batch_argv(fx.plan, idx, n));
+	free(fx.plan->steps[idx[1]].target);
+	fx.plan->steps[idx[1]].target = saved;
 	/* the same agent twice, or steps of different templates, cannot share a command */
 	size_t twice[] = {idx[0], idx[0]};
 	assert_null(plan_batch_argv(fx.plan, twice, 2));
