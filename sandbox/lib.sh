@@ -66,15 +66,19 @@ PUPPET_DIRS_PE_SERVER=(opt/puppetlabs/server/data)  # a PE primary's: PuppetDB's
 # order PE starts them (after pe-puppetserver; sandbox/service/pe-service runs them), all by
 # the primary's Puppet release (the key): 8 is PE 2025.x (Puppet 8), 5 is PE 2018.1 (Puppet 5,
 # `puppet master` standing in for pe-puppetserver).
+# shellcheck disable=SC2034 # read by pe_data, through a nameref
 declare -gA PE_VERSION=(
 	[5]="2018.1 (certwiz sandbox: Puppet 5 from Debian 11 in PE 2018's layout)"
 	[8]="2025.x (certwiz sandbox: Puppet 8 from Debian 13 in PE's layout)")
+# shellcheck disable=SC2034 # read by pe_data, through a nameref
 declare -gA PE_PGDATA=([5]=/opt/puppetlabs/server/data/postgresql/9.6/data
                        [8]=/opt/puppetlabs/server/data/postgresql/14/data)
+# shellcheck disable=SC2034 # read by pe_data, through a nameref
 declare -gA PE_CONSOLE_CERTDIR=([5]=/opt/puppetlabs/server/data/console-services/certs
                                 [8]=/opt/puppetlabs/server/data/console-services/certs)
 # The certificates PE's installer has the CA make for PE's own services (MCollective's three
 # until PE 2018; PE 2019 dropped MCollective).
+# shellcheck disable=SC2034 # read by pe_data, through a nameref
 declare -gA PE_INTERNAL_CERTS=(
 	[5]="pe-internal-classifier pe-internal-dashboard pe-internal-mcollective-servers pe-internal-peadmin-mcollective-client pe-internal-puppet-console-mcollective-client"
 	[8]="pe-internal-classifier pe-internal-dashboard")
@@ -95,6 +99,7 @@ declare -gA PE_ROLE_SERVICES=(
 	[agent@5]="mcollective pxp-agent")
 # The pe layout's hosts beyond the primary and the agents, by release (pe-split's, on Puppet 8
 # only here): host id, its role, its address (127.0.NET.N, below the primary's .10).
+# shellcheck disable=SC2034 # read by pe_data, through a nameref
 declare -gA PE_SPLIT_HOSTS=([5]="" [8]="pdb console")
 declare -gA PE_HOST_ROLE=([primary]=primary [pdb]=puppetdb [console]=console)
 declare -gA PE_HOST_ADDR=([pdb]=8 [console]=9)

@@ -30,9 +30,13 @@ if [ "$SB_LAYOUT" = pe ] && { want pe-monolithic || want pe-rollback || want pe-
       openssl x509' sh "$(addr_of "$h"):$port" "$(fqdn_of "$h")" "$@"
   }
   served() { served_on primary "$@"; }
-  pubkey_of_pem() { openssl x509 -noout -pubkey | sha256sum | cut -c1-64; }
-  file_pubkey_on() { on "$1" openssl x509 -noout -pubkey -in "$2" | sha256sum | cut -c1-64; }
+  # The SHA-256 of a certificate's public key, or nothing when there is no certificate to read
+  # (a port that serves nothing and a missing file must not "match" as two empty hashes).
+  pubkey_of_pem() { local k; k=$(openssl x509 -noout -pubkey 2>/dev/null) && [ -n "$k" ] && printf '%s\n' "$k" | sha256sum | cut -c1-64; }
+  file_pubkey_on() { local k; k=$(on "$1" openssl x509 -noout -pubkey -in "$2" 2>/dev/null) && [ -n "$k" ] && printf '%s\n' "$k" | sha256sum | cut -c1-64; }
   file_pubkey() { file_pubkey_on primary "$1"; }
+  keys_match() { [ -n "$1" ] && [ "$1" = "$2" ]; }
+  keys_differ() { [ -n "$1" ] && [ -n "$2" ] && [ "$1" != "$2" ]; }
   # psql as PostgreSQL's own administrator, on the primary (the pe root's psql; pe_psql_on
   # HOST for another PE host's).
   pe_psql() { pe_psql_on primary "$@"; }
@@ -107,12 +111,12 @@ if [ "$SB_LAYOUT" = pe ] && want pe-monolithic; then
     port=${spec%% *} file=${spec#* }
     served "$port" >"$work/served-$port.pem" || true
     check "port $port serves a certificate of the new CA" openssl verify -CAfile "$work/ca-new.pem" "$work/served-$port.pem"
-    check "port $port's key is the one in $file" [ "$(pubkey_of_pem <"$work/served-$port.pem")" = "$(file_pubkey "$file")" ]
+    check "port $port's key is the one in $file" keys_match "$(pubkey_of_pem <"$work/served-$port.pem")" "$(file_pubkey "$file")"
   done
   served 4433 -cert "$PCERT" -key "$SSL/private_keys/$P.pem" >"$work/served-4433.pem" || true
   check "the console (4433, client certificate required) serves a certificate of the new CA" \
     openssl verify -CAfile "$work/ca-new.pem" "$work/served-4433.pem"
-  check "the console's key is $CONSOLE/$P.cert.pem's" [ "$(pubkey_of_pem <"$work/served-4433.pem")" = "$(file_pubkey "$CONSOLE/$P.cert.pem")" ]
+  check "the console's key is $CONSOLE/$P.cert.pem's" keys_match "$(pubkey_of_pem <"$work/served-4433.pem")" "$(file_pubkey "$CONSOLE/$P.cert.pem")"
   check "the console refuses agent1's certificate of the old CA" \
     eval '! console_accepts "$work/agent1-old.pem" "$work/agent1-old.key"'
   on agent1 cp "$(cert_of agent1)" "$work/agent1-new.pem"
@@ -120,7 +124,7 @@ if [ "$SB_LAYOUT" = pe ] && want pe-monolithic; then
   check "the console accepts agent1's certificate of the new CA" console_accepts "$work/agent1-new.pem" "$work/agent1-new.key"
   served 5432 -starttls postgres >"$work/served-5432.pem" || true
   check "PostgreSQL (5432, STARTTLS) serves a certificate of the new CA" openssl verify -CAfile "$work/ca-new.pem" "$work/served-5432.pem"
-  check "PostgreSQL's key is the one in $PGCERTS" [ "$(pubkey_of_pem <"$work/served-5432.pem")" = "$(file_pubkey "$PGCERTS/$P.cert.pem")" ]
+  check "PostgreSQL's key is the one in $PGCERTS" keys_match "$(pubkey_of_pem <"$work/served-5432.pem")" "$(file_pubkey "$PGCERTS/$P.cert.pem")"
   # PuppetDB logs in to PostgreSQL over SSL with the new certificate.
   serial=$(on primary openssl x509 -noout -serial -in "$PCERT" | sed 's/.*=//')
   pdb_ssl=$(pe_psql -d postgres -c "select s.ssl, s.client_dn, s.client_serial from pg_stat_ssl s join pg_stat_activity a using (pid) where a.usename = 'puppetdb' limit 1")
@@ -213,7 +217,7 @@ elif [ "$SB_LAYOUT" = pe ] && want pe-split; then
   old_ca=$(fp primary "$CA")
   old_pdb=$(fp pdb "$SSL/certs/$PDB.pem") old_con=$(fp console "$SSL/certs/$CON.pem")
   check "before: PuppetDB (8081) on $PDB serves that host's own certificate" \
-    [ "$(served_on pdb 8081 | pubkey_of_pem)" = "$(file_pubkey_on pdb "$SSL/certs/$PDB.pem")" ]
+    keys_match "$(served_on pdb 8081 | pubkey_of_pem)" "$(file_pubkey_on pdb "$SSL/certs/$PDB.pem")"
   on agent1 cp "$(cert_of agent1)" "$work/agent1-old.pem"
   on agent1 cp "$(key_of agent1)" "$work/agent1-old.key"
   check "before: the console stand-in on $CON accepts agent1's certificate of the current CA" \
@@ -265,7 +269,7 @@ elif [ "$SB_LAYOUT" = pe ] && want pe-split; then
     check "$h: $f is for $cn" [ "$(on "$h" openssl x509 -noout -subject -nameopt RFC2253 -in "$f")" = "subject=CN=$cn" ]
     [ "$h" = primary ] && continue
     check "$h: its certificate is new" [ "$(fp "$h" "$f")" != "$old" ]
-    check "$h: its key is its own, not the master's" [ "$(file_pubkey_on "$h" "$f")" != "$pkey_master" ]
+    check "$h: its key is its own, not the master's" keys_differ "$(file_pubkey_on "$h" "$f")" "$pkey_master"
   done
   # Every TLS port of every PE service on the three hosts serves a certificate of the new CA
   # whose key is the file the procedure copied there (the console asks for a client's).
@@ -282,8 +286,8 @@ elif [ "$SB_LAYOUT" = pe ] && want pe-split; then
     esac
     served_on "$h" "$port" "${opts[@]}" >"$work/served-$h-$port.pem" || true
     check "$h:$port serves a certificate of the new CA" eval 'openssl verify -CAfile "$work/ca-new.pem" "$work/served-$h-$port.pem" >/dev/null'
-    check "$h:$port's key is the one in $file" [ "$(pubkey_of_pem <"$work/served-$h-$port.pem")" = "$(file_pubkey_on "$h" "$file")" ]
-    check "$h:$port's key is $h's own certificate's" [ "$(pubkey_of_pem <"$work/served-$h-$port.pem")" = "$(file_pubkey_on "$h" "$SSL/certs/$(fqdn_of "$h").pem")" ]
+    check "$h:$port's key is the one in $file" keys_match "$(pubkey_of_pem <"$work/served-$h-$port.pem")" "$(file_pubkey_on "$h" "$file")"
+    check "$h:$port's key is $h's own certificate's" keys_match "$(pubkey_of_pem <"$work/served-$h-$port.pem")" "$(file_pubkey_on "$h" "$SSL/certs/$(fqdn_of "$h").pem")"
   done
   check "the console on $CON refuses agent1's certificate of the old CA" \
     eval '! console_accepts console "$work/agent1-old.pem" "$work/agent1-old.key"'
