@@ -63,23 +63,55 @@ PUPPET_DIRS_AIO=(etc/puppetlabs opt/puppetlabs/puppet/cache)
 PUPPET_DIRS_AIO_SERVER=(opt/puppetlabs/server/data/puppetserver)  # a Puppet Server's vardir
 PUPPET_DIRS_PE_SERVER=(opt/puppetlabs/server/data)  # a PE primary's: PuppetDB's, PostgreSQL's, the console's too
 # A pe-layout primary: the PE release it stands for, PE's paths, and its services in the
-# order PE starts them (after pe-puppetserver; sandbox/service/pe-service runs them).
-PE_VERSION="2025.x (certwiz sandbox: Puppet 8 from Debian 13 in PE's layout)"
-PE_PGDATA=/opt/puppetlabs/server/data/postgresql/14/data
-PE_CONSOLE_CERTDIR=/opt/puppetlabs/server/data/console-services/certs
-# Which PE services each PE role runs, in PE's start order (stopped in the reverse order):
-# the monolithic primary runs them all; for pe-split the layout adds a PuppetDB host and a
-# console host (agents of the primary with certificates of their own), whose services are
-# configured but stay stopped until a scenario makes the primary a master-only one.
+# order PE starts them (after pe-puppetserver; sandbox/service/pe-service runs them), all by
+# the primary's Puppet release (the key): 8 is PE 2025.x (Puppet 8), 5 is PE 2018.1 (Puppet 5,
+# `puppet master` standing in for pe-puppetserver).
+# shellcheck disable=SC2034 # read by pe_data, through a nameref
+declare -gA PE_VERSION=(
+	[5]="2018.1 (certwiz sandbox: Puppet 5 from Debian 11 in PE 2018's layout)"
+	[8]="2025.x (certwiz sandbox: Puppet 8 from Debian 13 in PE's layout)")
+# shellcheck disable=SC2034 # read by pe_data, through a nameref
+declare -gA PE_PGDATA=([5]=/opt/puppetlabs/server/data/postgresql/9.6/data
+                       [8]=/opt/puppetlabs/server/data/postgresql/14/data)
+# shellcheck disable=SC2034 # read by pe_data, through a nameref
+declare -gA PE_CONSOLE_CERTDIR=([5]=/opt/puppetlabs/server/data/console-services/certs
+                                [8]=/opt/puppetlabs/server/data/console-services/certs)
+# The certificates PE's installer has the CA make for PE's own services (MCollective's three
+# until PE 2018; PE 2019 dropped MCollective).
+# shellcheck disable=SC2034 # read by pe_data, through a nameref
+declare -gA PE_INTERNAL_CERTS=(
+	[5]="pe-internal-classifier pe-internal-dashboard pe-internal-mcollective-servers pe-internal-peadmin-mcollective-client pe-internal-puppet-console-mcollective-client"
+	[8]="pe-internal-classifier pe-internal-dashboard")
+# The root PuppetDB and PostgreSQL run from (SANDBOX_SERVICES_ROOT), by release: the release's
+# own pe root, or Puppet 8's where Debian has no PuppetDB for the release (Debian 11, Puppet 5).
+declare -gA PE_SERVICES_ROOT=([5]=8-pe [8]=8-pe)
+# Which PE services each PE role runs, in PE's start order (stopped in the reverse order),
+# keyed ROLE@RELEASE: the monolithic primary runs them all; for pe-split the layout adds a
+# PuppetDB host and a console host (agents of the primary with certificates of their own),
+# whose services are configured but stay stopped until a scenario makes the primary a
+# master-only one; "agent" is what every other node of the layout runs.
 declare -gA PE_ROLE_SERVICES=(
-	[primary]="pe-postgresql pe-puppetdb pe-console-services pe-nginx pe-orchestration-services pe-bolt-server pe-ace-server pe-host-action-collector pxp-agent"
-	[puppetdb]="pe-postgresql pe-puppetdb pxp-agent"
-	[console]="pe-console-services pe-nginx pxp-agent")
-# The pe layout's hosts beyond the primary and the agents: host id, its role, its address
-# (127.0.NET.N, below the primary's .10).
-PE_SPLIT_HOSTS=(pdb console)
+	[primary@8]="pe-postgresql pe-puppetdb pe-console-services pe-nginx pe-orchestration-services pe-bolt-server pe-ace-server pe-host-action-collector pxp-agent"
+	[puppetdb@8]="pe-postgresql pe-puppetdb pxp-agent"
+	[console@8]="pe-console-services pe-nginx pxp-agent"
+	[agent@8]="pxp-agent"
+	[primary@5]="pe-postgresql pe-puppetdb pe-console-services pe-nginx pe-orchestration-services pe-activemq mcollective pxp-agent"
+	[agent@5]="mcollective pxp-agent")
+# The pe layout's hosts beyond the primary and the agents, by release (pe-split's, on Puppet 8
+# only here): host id, its role, its address (127.0.NET.N, below the primary's .10).
+# shellcheck disable=SC2034 # read by pe_data, through a nameref
+declare -gA PE_SPLIT_HOSTS=([5]="" [8]="pdb console")
 declare -gA PE_HOST_ROLE=([primary]=primary [pdb]=puppetdb [console]=console)
 declare -gA PE_HOST_ADDR=([pdb]=8 [console]=9)
+# pe_data TABLE: the pe layout's value of TABLE (one of the PE_* tables above) for this
+# sandbox's primary release.
+pe_data() { local -n t=$1; echo "${t[$(server_release)]:-}"; }
+pe_split_hosts() {
+	local h
+	if pe_layout; then for h in $(pe_data PE_SPLIT_HOSTS); do echo "$h"; done; fi
+}
+# The services of a PE role (primary, puppetdb, console, agent) on this sandbox's release.
+pe_role_services() { echo "${PE_ROLE_SERVICES[$1@$(server_release)]:-}"; }
 # A debian-layout primary with PuppetDB (up --puppetdb): Debian's puppetdb and PostgreSQL from
 # the release's pe root, set up by sandbox/bin/puppetdb-setup as a Debian admin does; their
 # files live in the primary's tree and are bind-mounted into the root at Debian's paths.
@@ -138,14 +170,18 @@ all_hosts() {
 	n=$(agent_count)
 	echo "$PRIMARY"
 	for ((i = 1; i <= n; i++)); do echo "agent$i"; done
-	if pe_layout; then printf '%s\n' "${PE_SPLIT_HOSTS[@]}"; fi
+	pe_split_hosts
 }
 # Every host but the primary: the agents, and on the pe layout its PuppetDB and console hosts
 # (agents of the primary too).
 agent_hosts() { all_hosts | tail -n +2; }
 is_primary() { [ "$1" = "$PRIMARY" ]; }
 # A host's PE role (primary, puppetdb, console) on the pe layout; nothing for an agent.
-pe_role() { if pe_layout; then echo "${PE_HOST_ROLE[$1]:-}"; fi; }
+pe_role() {
+	if pe_layout && { is_primary "$1" || [[ " $(pe_data PE_SPLIT_HOSTS) " == *" $1 "* ]]; }; then
+		echo "${PE_HOST_ROLE[$1]:-}"
+	fi
+}
 pe_host() { [ -n "$(pe_role "$1")" ]; }
 
 host_short() { if is_primary "$1"; then echo puppet; else echo "$1"; fi; }
@@ -204,11 +240,24 @@ ca_cert() { echo "$(ca_dir)/ca_crt.pem"; }
 # The root a release's Puppet runs from ("" for this machine's own release).
 # ROOT is a release, or RELEASE-pe for a pe layout's primary (host_root names a host's).
 release_root() { if [ "$1" = "$DEFAULT_RELEASE" ]; then echo ""; else echo "$ROOTS/$1"; fi; }
+# A PE host's Puppet runs from its release's pe root where there is one (Puppet 8: 8-pe, which
+# also runs PuppetDB and PostgreSQL), else from the release's root (Puppet 5).
 host_root_key() {
-	if pe_host "$1" || { is_primary "$1" && puppetdb_sandbox; }; then echo "$(host_release "$1")-pe"
-	else host_release "$1"; fi
+	local rel
+	rel=$(host_release "$1")
+	if { pe_host "$1" || { is_primary "$1" && puppetdb_sandbox; }; } && [ -n "${RELEASE_SUITE[$rel-pe]:-}" ]; then
+		echo "$rel-pe"
+	else echo "$rel"; fi
 }
 host_root() { release_root "$(host_root_key "$1")"; }
+# The root a host's PuppetDB and PostgreSQL run from ("" when it runs none): PE_SERVICES_ROOT
+# of its release (for Puppet 5, Puppet 8's pe root: Debian 11 has no PuppetDB).
+host_services_root_key() {
+	local rel
+	rel=$(host_release "$1")
+	if pe_host "$1" || { is_primary "$1" && puppetdb_sandbox; }; then echo "${PE_SERVICES_ROOT[$rel]:-$rel-pe}"; fi
+}
+host_services_root() { local k; k=$(host_services_root_key "$1"); [ -z "$k" ] || release_root "$k"; }
 # Puppet 5 has no puppetserver in Debian: its server is `puppet master` (WEBrick).
 has_puppetserver() { [ "$(host_release "${1:-$PRIMARY}")" -ge 6 ]; }
 
@@ -379,6 +428,11 @@ root_ok() {
 	[ -n "$root" ] || return 0
 	[ "$(cat "$root/.certwiz-root" 2>/dev/null)" = "${RELEASE_SUITE[$rel]} ${RELEASE_PACKAGES[$rel]}" ] || return 1
 	[ "$rel" != 5 ] || grep -q 'certwiz sandbox' "$root/usr/lib/ruby/vendor_ruby/puppet/network/http/response.rb" || return 1
+	root_has_tools "$rel"
+}
+root_has_tools() {
+	local rel=$1 root t
+	root=$(release_root "$rel")
 	for t in ${RELEASE_TOOLS[$rel]}; do [ -x "$root/usr/bin/$t" ] || return 1; done
 	[ -x "$root/usr/bin/ruby" ]
 }
@@ -421,6 +475,13 @@ ensure_root() {
 	root=$(release_root "$rel")
 	[ -n "$root" ] || return 0
 	root_ok "$rel" && return 0
+	# Roots shared with other state dirs ($CERTWIZ_SANDBOX_ROOTS) may be in use by another
+	# sandbox (its mounts are not visible here): only sandbox/prepare rebuilds a stale one; `up`
+	# uses it as it is when it has the release's tools, and says what it lacks.
+	if [ "${ROOTS_REBUILD:-}" != 1 ] && [ "$ROOTS" != "$STATE/roots" ] && root_has_tools "$rel"; then
+		warn "the Puppet $rel root $root was built with '$(cat "$root/.certwiz-root" 2>/dev/null)', not '${RELEASE_SUITE[$rel]} ${RELEASE_PACKAGES[$rel]}'; shared roots are rebuilt by sandbox/prepare only: using it as it is"
+		return 0
+	fi
 	command -v mmdebstrap >/dev/null 2>&1 || {
 		say "installing mmdebstrap (builds the Puppet $rel root)"
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends mmdebstrap >/dev/null ||
@@ -690,6 +751,15 @@ host_release_mounts() {
 	if is_primary "$h" && puppetdb_sandbox; then
 		for d in "${PUPPETDB_DIRS[@]}"; do echo "bind $(host_fs "$h")/$d $root/$d"; done
 	fi
+	# A PE host whose PuppetDB and PostgreSQL run from another root than its Puppet (Puppet 5:
+	# roots/8-pe): the same binds into that root too.
+	local sroot
+	sroot=$(host_services_root "$h")
+	if [ -n "$sroot" ] && [ "$sroot" != "$root" ]; then
+		while read -r src dst; do echo "bind $src $sroot$dst"; done < <(host_mounts "$h")
+		echo "proc $sroot/proc"
+		for d in /dev /sys /run /tmp; do echo "bind $d $sroot$d"; done
+	fi
 	# Debian's Puppet Server hard-codes /etc/puppet/puppetserver in its start script: an
 	# AIO host's Puppet Server configuration is shown to it there too (in its root only).
 	if [ "$layout" != debian ] && is_primary "$h" && has_puppetserver "$h"; then
@@ -728,6 +798,7 @@ SANDBOX_HOST=$h
 SANDBOX_RELEASE=$rel
 SANDBOX_LAYOUT=$layout
 SANDBOX_RELEASE_ROOT=$(host_root "$h")
+SANDBOX_SERVICES_ROOT=$(host_services_root "$h")
 SANDBOX_PUPPET_ARGS="$args"
 SANDBOX_BINDIR=$(layout_path "$layout" "$rel" bindir)
 SANDBOX_CONFDIR=$(layout_path "$layout" "$rel" confdir)
@@ -744,8 +815,13 @@ EOT
 	fi
 	if pe_host "$h"; then
 		printf 'SANDBOX_PE_VERSION="%s"\nSANDBOX_PE_PGDATA=%s\nSANDBOX_PE_CONSOLE_CERTDIR=%s\n' \
-			"$PE_VERSION" "$PE_PGDATA" "$PE_CONSOLE_CERTDIR"
-		printf 'SANDBOX_PE_ROLE=%s\nSANDBOX_PE_SERVICES="%s"\n' "$(pe_role "$h")" "${PE_ROLE_SERVICES[$(pe_role "$h")]}"
+			"$(pe_data PE_VERSION)" "$(pe_data PE_PGDATA)" "$(pe_data PE_CONSOLE_CERTDIR)"
+		printf 'SANDBOX_PE_INTERNAL_CERTS="%s"\n' "$(pe_data PE_INTERNAL_CERTS)"
+		printf 'SANDBOX_PE_ROLE=%s\nSANDBOX_PE_SERVICES="%s"\n' "$(pe_role "$h")" "$(pe_role_services "$(pe_role "$h")")"
+	elif pe_layout; then
+		# Every other node of a PE install runs PE's agent-side services (pxp-agent; MCollective
+		# too on PE 2018): certwiz stops and starts them on each agent.
+		printf 'SANDBOX_PE_ROLE=\nSANDBOX_PE_SERVICES="%s"\n' "$(pe_role_services agent)"
 	fi
 }
 
@@ -879,10 +955,12 @@ start_host() {
 		pairs+=("$src" "$dst")
 	done < <(host_mounts "$h")
 	# Mount points in a release root are made from outside (the root is ours).
-	root=$(host_root "$h")
+	local sroot
+	root=$(host_root "$h") sroot=$(host_services_root "$h")
 	for op in "${ops[@]}"; do
 		read -r kind a b <<<"$op"
-		if [ "$kind" = bind ] && [ -n "$root" ] && [[ "$b" == "$root"/* ]] && [ ! -e "$b" ]; then
+		if [ "$kind" = bind ] && [ ! -e "$b" ] &&
+			{ { [ -n "$root" ] && [[ "$b" == "$root"/* ]]; } || { [ -n "$sroot" ] && [[ "$b" == "$sroot"/* ]]; }; }; then
 			if [ -d "$a" ]; then mkdir -p "$b"; else mkdir -p "$(dirname "$b")"; touch "$b"; fi
 		fi
 	done
@@ -988,7 +1066,7 @@ existing_hosts() {
 	local d
 	[ -d "$STATE/hosts" ] || return 0
 	for d in "$STATE"/hosts/agent*; do [ -d "$d" ] && basename "$d"; done | sort -V
-	for d in "${PE_SPLIT_HOSTS[@]}"; do [ -d "$STATE/hosts/$d" ] && echo "$d"; done
+	for d in "${!PE_HOST_ADDR[@]}"; do [ -d "$STATE/hosts/$d" ] && echo "$d"; done
 	[ -d "$STATE/hosts/$PRIMARY" ] && echo "$PRIMARY"
 	return 0
 }
@@ -1008,7 +1086,7 @@ server_stop() { in_host "$PRIMARY" "$SANDBOX_ROOT/service/puppetserver" stop; }
 host_services() {
 	local r
 	r=$(pe_role "$1")
-	if [ -n "$r" ]; then printf '%s\n' ${PE_ROLE_SERVICES[$r]}
+	if [ -n "$r" ]; then printf '%s\n' $(pe_role_services "$r")
 	elif is_primary "$1" && puppetdb_sandbox; then printf '%s\n' "${PUPPETDB_SERVICES[@]}"; fi
 }
 primary_services() { host_services "$PRIMARY"; }
@@ -1030,7 +1108,7 @@ host_services_stop() {
 primary_services_start() { host_services_start "$PRIMARY"; }
 primary_services_stop() {
 	local h
-	for h in "$PRIMARY" "${PE_SPLIT_HOSTS[@]}"; do
+	for h in "$PRIMARY" $(pe_split_hosts); do
 		if [ -n "$(host_services "$h")" ] && keeper_pid "$h" >/dev/null; then host_services_stop "$h"; fi
 	done
 }

@@ -84,6 +84,7 @@ oss-ca oss-debian puppetdb
 oss-ca oss-aio puppetdb
 oss-ca oss-aio-5 puppetdb
 pe-monolithic pe-3.7
+pe-monolithic pe-2018
 pe-monolithic pe-2019
 pe-monolithic pe-2023
 pe-split pe-3.7

@@ -5,11 +5,21 @@
 #   CERTWIZ_IT_PUPPET=8 CERTWIZ_IT_LAYOUT=pe CERTWIZ_IT_ONLY=pe-monolithic,pe-rollback \
 #     tests/integration/run.sh PATH/TO/certwiz
 # pe-split runs on the same sandbox: its PuppetDB host (pdb) and console host (console).
+# pe-monolithic also runs on PE 2018.1's layout (CERTWIZ_IT_PUPPET=5 CERTWIZ_IT_LAYOUT=pe: a
+# Puppet 5 master, the legacy `puppet cert` dialect, PE-PostgreSQL 9.6's paths, ActiveMQ and
+# MCollective), where certwiz must pick the pe-2018 profile; the paths and services that differ
+# by PE release come from sandbox/info (sandbox/lib.sh's PE_* tables).
 # Everything is judged by OpenSSL, PostgreSQL, PuppetDB and Puppet, never certwiz's word.
 if [ "$SB_LAYOUT" = pe ] && { want pe-monolithic || want pe-rollback || want pe-split; }; then
   PDB_SSL=/etc/puppetlabs/puppetdb/ssl
-  CONSOLE=/opt/puppetlabs/server/data/console-services/certs
-  PGCERTS=/opt/puppetlabs/server/data/postgresql/14/data/certs
+  CONSOLE=$SB_PE_CONSOLE_CERTDIR
+  PGCERTS=$SB_PE_PGDATA/certs
+  # The profile certwiz must find on its own: PE 2018.1 on Puppet 5, PE 2023/2025 on 7 and 8.
+  if [ "$SB_SERVER_RELEASE" -le 5 ]; then pe_profile=pe-2018; else pe_profile=pe-2023; fi
+  # The TLS port each of the primary's PE services serves (besides 8140, 8081, 4433 and
+  # 5432) and the file whose key it must be: the services of this sandbox's PE release.
+  declare -A PE_PORT=([pe-nginx]=443 [pe-orchestration-services]=8143 [pe-bolt-server]=62658
+                      [pe-ace-server]=44633 [pe-activemq]=61613)
   P=puppet.sandbox.test
   addr_of() { "$sb/info" "$1" | sed -n 's/^SB_ADDR=//p'; }
   fqdn_of() { if [ "$1" = primary ]; then echo puppet.sandbox.test; else echo "$1.sandbox.test"; fi; }
@@ -20,15 +30,19 @@ if [ "$SB_LAYOUT" = pe ] && { want pe-monolithic || want pe-rollback || want pe-
       openssl x509' sh "$(addr_of "$h"):$port" "$(fqdn_of "$h")" "$@"
   }
   served() { served_on primary "$@"; }
-  pubkey_of_pem() { openssl x509 -noout -pubkey | sha256sum | cut -c1-64; }
-  file_pubkey_on() { on "$1" openssl x509 -noout -pubkey -in "$2" | sha256sum | cut -c1-64; }
+  # The SHA-256 of a certificate's public key, or nothing when there is no certificate to read
+  # (a port that serves nothing and a missing file must not "match" as two empty hashes).
+  pubkey_of_pem() { local k; k=$(openssl x509 -noout -pubkey 2>/dev/null) && [ -n "$k" ] && printf '%s\n' "$k" | sha256sum | cut -c1-64; }
+  file_pubkey_on() { local k; k=$(on "$1" openssl x509 -noout -pubkey -in "$2" 2>/dev/null) && [ -n "$k" ] && printf '%s\n' "$k" | sha256sum | cut -c1-64; }
   file_pubkey() { file_pubkey_on primary "$1"; }
+  keys_match() { [ -n "$1" ] && [ "$1" = "$2" ]; }
+  keys_differ() { [ -n "$1" ] && [ -n "$2" ] && [ "$1" != "$2" ]; }
   # psql as PostgreSQL's own administrator, on the primary (the pe root's psql; pe_psql_on
   # HOST for another PE host's).
   pe_psql() { pe_psql_on primary "$@"; }
   pe_psql_on() {
     local h=$1; shift
-    on "$h" sh -c '. /run/certwiz-sandbox.env; r=$SANDBOX_RELEASE_ROOT; b=$(ls -d "$r"/usr/lib/postgresql/*/bin | tail -n 1)
+    on "$h" sh -c '. /run/certwiz-sandbox.env; r=${SANDBOX_SERVICES_ROOT:-$SANDBOX_RELEASE_ROOT}; b=$(ls -d "$r"/usr/lib/postgresql/*/bin | tail -n 1)
       exec chroot --userspec="$(id -u pe-postgres):$(id -g pe-postgres)" "$r" "${b#"$r"}/psql" -X -At -h /run/postgresql -U postgres "$@"' sh "$@"
   }
   # Every file of PE's certificate directories: path, mode, owner, group, SHA-256 (a rollback
@@ -76,7 +90,7 @@ if [ "$SB_LAYOUT" = pe ] && want pe-monolithic; then
     console_accepts "$work/agent1-old.pem" "$work/agent1-old.key"
   "$top/scripts/sandbox-config" >"$work/site.cfg"
   on primary "$certwiz" check --config "$work/site.cfg" >"$work/check.log" 2>&1 || true
-  check "certwiz detects the pe-2023 profile" grep -q '^ok   profile *pe-2023 ' "$work/check.log"
+  check "certwiz detects the $pe_profile profile" grep -q "^ok   profile *$pe_profile " "$work/check.log"
   pe_answers "$work/pe.cfg"
   rc=$(certwiz_run "$work/pe.cfg")
   check "certwiz run of pe-monolithic exits 0" [ "$rc" = 0 ] || show_run
@@ -88,17 +102,21 @@ if [ "$SB_LAYOUT" = pe ] && want pe-monolithic; then
   check "the primary's certificate verifies against the new CA" verifies primary "$CA" "$PCERT"
   # Every TLS port serves a certificate of the new CA whose key is the file seed 003 copies there.
   on primary cat "$CA" >"$work/ca-new.pem"
-  for spec in "8140 $PCERT" "8081 $PDB_SSL/$P.cert.pem" "443 $CONSOLE/$P.cert.pem" \
-              "8143 $PCERT" "62658 $PCERT" "44633 $PCERT"; do
+  specs=("8140 $PCERT" "8081 $PDB_SSL/$P.cert.pem")
+  for s in $SB_PE_SERVICES; do
+    [ -n "${PE_PORT[$s]:-}" ] || continue
+    if [ "$s" = pe-nginx ]; then specs+=("${PE_PORT[$s]} $CONSOLE/$P.cert.pem"); else specs+=("${PE_PORT[$s]} $PCERT"); fi
+  done
+  for spec in "${specs[@]}"; do
     port=${spec%% *} file=${spec#* }
     served "$port" >"$work/served-$port.pem" || true
     check "port $port serves a certificate of the new CA" openssl verify -CAfile "$work/ca-new.pem" "$work/served-$port.pem"
-    check "port $port's key is the one in $file" [ "$(pubkey_of_pem <"$work/served-$port.pem")" = "$(file_pubkey "$file")" ]
+    check "port $port's key is the one in $file" keys_match "$(pubkey_of_pem <"$work/served-$port.pem")" "$(file_pubkey "$file")"
   done
   served 4433 -cert "$PCERT" -key "$SSL/private_keys/$P.pem" >"$work/served-4433.pem" || true
   check "the console (4433, client certificate required) serves a certificate of the new CA" \
     openssl verify -CAfile "$work/ca-new.pem" "$work/served-4433.pem"
-  check "the console's key is $CONSOLE/$P.cert.pem's" [ "$(pubkey_of_pem <"$work/served-4433.pem")" = "$(file_pubkey "$CONSOLE/$P.cert.pem")" ]
+  check "the console's key is $CONSOLE/$P.cert.pem's" keys_match "$(pubkey_of_pem <"$work/served-4433.pem")" "$(file_pubkey "$CONSOLE/$P.cert.pem")"
   check "the console refuses agent1's certificate of the old CA" \
     eval '! console_accepts "$work/agent1-old.pem" "$work/agent1-old.key"'
   on agent1 cp "$(cert_of agent1)" "$work/agent1-new.pem"
@@ -106,7 +124,7 @@ if [ "$SB_LAYOUT" = pe ] && want pe-monolithic; then
   check "the console accepts agent1's certificate of the new CA" console_accepts "$work/agent1-new.pem" "$work/agent1-new.key"
   served 5432 -starttls postgres >"$work/served-5432.pem" || true
   check "PostgreSQL (5432, STARTTLS) serves a certificate of the new CA" openssl verify -CAfile "$work/ca-new.pem" "$work/served-5432.pem"
-  check "PostgreSQL's key is the one in $PGCERTS" [ "$(pubkey_of_pem <"$work/served-5432.pem")" = "$(file_pubkey "$PGCERTS/$P.cert.pem")" ]
+  check "PostgreSQL's key is the one in $PGCERTS" keys_match "$(pubkey_of_pem <"$work/served-5432.pem")" "$(file_pubkey "$PGCERTS/$P.cert.pem")"
   # PuppetDB logs in to PostgreSQL over SSL with the new certificate.
   serial=$(on primary openssl x509 -noout -serial -in "$PCERT" | sed 's/.*=//')
   pdb_ssl=$(pe_psql -d postgres -c "select s.ssl, s.client_dn, s.client_serial from pg_stat_ssl s join pg_stat_activity a using (pid) where a.usename = 'puppetdb' limit 1")
@@ -128,6 +146,15 @@ if [ "$SB_LAYOUT" = pe ] && want pe-monolithic; then
     case "$f" in *private_key*) src=$SSL/private_keys/$P.pem ;; *pe-internal-classifier*) src=$SSL/certs/pe-internal-classifier.pem ;; esac
     check "$f is byte for byte $src" on primary cmp -s "$f" "$src"
   done
+  # PE's own services' certificates (MCollective's three too on PE 2018), made by the new CA.
+  for n in $SB_PE_INTERNAL_CERTS; do
+    check "$n's certificate verifies against the new CA" verifies primary "$work/ca-new.pem" "$SSL/certs/$n.pem"
+  done
+  # Every PE service of the primary runs again (judged by its process and port, not certwiz).
+  for s in $SB_PE_SERVICES; do
+    check "$s runs on the primary after the run" eval 'on primary "$sb/service/$s" status >/dev/null'
+  done
+  check "the primary completes puppet agent -t" agent_run primary
   for a in agent1 agent2; do
     check "$a's certificate verifies against the new CA" verifies "$a" "$work/ca-new.pem" "$(cert_of "$a")"
     check "$a completes puppet agent -t" agent_run "$a"
@@ -171,7 +198,9 @@ PY
     [ "$(served 8081 | openssl x509 -noout -fingerprint -sha256 | sed 's/.*=//')" = "$old_pfp" ]
 fi
 
-if [ "$SB_LAYOUT" = pe ] && want pe-split; then
+if [ "$SB_LAYOUT" = pe ] && want pe-split && [ -z "$SB_PE_SPLIT_HOSTS" ]; then
+  log "pe-split: skipped: this sandbox's PE release has no PuppetDB and console hosts (sandbox/lib.sh, PE_SPLIT_HOSTS)"
+elif [ "$SB_LAYOUT" = pe ] && want pe-split; then
   log "pe-split: a new CA and every certificate of PE with the master, PuppetDB and console on three hosts, and the agents"
   "$sb/reset" >/dev/null
   PDB=pdb.sandbox.test CON=console.sandbox.test
@@ -188,7 +217,7 @@ if [ "$SB_LAYOUT" = pe ] && want pe-split; then
   old_ca=$(fp primary "$CA")
   old_pdb=$(fp pdb "$SSL/certs/$PDB.pem") old_con=$(fp console "$SSL/certs/$CON.pem")
   check "before: PuppetDB (8081) on $PDB serves that host's own certificate" \
-    [ "$(served_on pdb 8081 | pubkey_of_pem)" = "$(file_pubkey_on pdb "$SSL/certs/$PDB.pem")" ]
+    keys_match "$(served_on pdb 8081 | pubkey_of_pem)" "$(file_pubkey_on pdb "$SSL/certs/$PDB.pem")"
   on agent1 cp "$(cert_of agent1)" "$work/agent1-old.pem"
   on agent1 cp "$(key_of agent1)" "$work/agent1-old.key"
   check "before: the console stand-in on $CON accepts agent1's certificate of the current CA" \
@@ -240,7 +269,7 @@ if [ "$SB_LAYOUT" = pe ] && want pe-split; then
     check "$h: $f is for $cn" [ "$(on "$h" openssl x509 -noout -subject -nameopt RFC2253 -in "$f")" = "subject=CN=$cn" ]
     [ "$h" = primary ] && continue
     check "$h: its certificate is new" [ "$(fp "$h" "$f")" != "$old" ]
-    check "$h: its key is its own, not the master's" [ "$(file_pubkey_on "$h" "$f")" != "$pkey_master" ]
+    check "$h: its key is its own, not the master's" keys_differ "$(file_pubkey_on "$h" "$f")" "$pkey_master"
   done
   # Every TLS port of every PE service on the three hosts serves a certificate of the new CA
   # whose key is the file the procedure copied there (the console asks for a client's).
@@ -257,8 +286,8 @@ if [ "$SB_LAYOUT" = pe ] && want pe-split; then
     esac
     served_on "$h" "$port" "${opts[@]}" >"$work/served-$h-$port.pem" || true
     check "$h:$port serves a certificate of the new CA" eval 'openssl verify -CAfile "$work/ca-new.pem" "$work/served-$h-$port.pem" >/dev/null'
-    check "$h:$port's key is the one in $file" [ "$(pubkey_of_pem <"$work/served-$h-$port.pem")" = "$(file_pubkey_on "$h" "$file")" ]
-    check "$h:$port's key is $h's own certificate's" [ "$(pubkey_of_pem <"$work/served-$h-$port.pem")" = "$(file_pubkey_on "$h" "$SSL/certs/$(fqdn_of "$h").pem")" ]
+    check "$h:$port's key is the one in $file" keys_match "$(pubkey_of_pem <"$work/served-$h-$port.pem")" "$(file_pubkey_on "$h" "$file")"
+    check "$h:$port's key is $h's own certificate's" keys_match "$(pubkey_of_pem <"$work/served-$h-$port.pem")" "$(file_pubkey_on "$h" "$SSL/certs/$(fqdn_of "$h").pem")"
   done
   check "the console on $CON refuses agent1's certificate of the old CA" \
     eval '! console_accepts console "$work/agent1-old.pem" "$work/agent1-old.key"'

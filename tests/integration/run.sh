@@ -7,8 +7,10 @@
 # The Puppet release: CERTWIZ_IT_PUPPET (5, 7 or 8; default 7) for the server and every
 # agent, CERTWIZ_IT_AGENT_PUPPET (e.g. "8,7") for agent1, agent2, ... (sandbox/up's
 # --puppet and --agent-puppet), CERTWIZ_IT_LAYOUT (debian or aio: Puppet's AIO paths under
-# /etc/puppetlabs and /opt/puppetlabs; Puppet 5 is always aio, 7 debian, 8 either; pe:
-# Puppet Enterprise's layout and services on Puppet 8, for the pe-* scenarios of pe.sh).
+# /etc/puppetlabs and /opt/puppetlabs; Puppet 5 is aio, 7 debian, 8 either; pe: Puppet
+# Enterprise's layout and services, for the pe-* scenarios of pe.sh: PE 2025 on Puppet 8,
+# PE 2018.1 on Puppet 5 (CERTWIZ_IT_PUPPET=5 CERTWIZ_IT_LAYOUT=pe: pe-monolithic with the
+# pe-2018 profile; pe-split needs Puppet 8's PuppetDB and console hosts and says it is skipped).
 # CERTWIZ_IT_PUPPETDB=1: the primary also runs PuppetDB from Debian's package with PostgreSQL
 # (sandbox/up --puppetdb; Puppet 8, debian layout), for the oss-ca-puppetdb scenario of puppetdb.sh.
 # CERTWIZ_IT_AGENTS: how many agents the sandbox has (default 2; the fleet scenarios of
