@@ -86,7 +86,8 @@ lane_a() {
 # two-agent scenario is the mixed run), and PuppetDB: the primary of the first tier also runs
 # PuppetDB from Debian's package with PostgreSQL (sandbox/up --puppetdb), for oss-ca with
 # puppetdb = true against a real PuppetDB (it checks all that the plain oss-ca does, and
-# PuppetDB: the plain one is left out here). Then Puppet Enterprise's layout.
+# PuppetDB: the plain one is left out here). Then Puppet Enterprise's layout: PE 2025 on
+# Puppet 8 (monolithic, its rollback, split on three hosts), PE 2018.1 on Puppet 5.
 lane_b() {
   export CERTWIZ_SANDBOX_DIR=$state_b CERTWIZ_SANDBOX_NET=$net_b
   local rc=0
@@ -95,6 +96,8 @@ lane_b() {
     CERTWIZ_IT_ONLY=agent,agents,primary,ca-renew,expiry,crl-refresh,oss-ca-puppetdb || rc=1
   tier "Puppet Enterprise's layout on Puppet 8 (real PuppetDB and PostgreSQL, console stand-in; monolithic and split on three hosts)" \
     CERTWIZ_IT_PUPPET=8 CERTWIZ_IT_LAYOUT=pe CERTWIZ_IT_ONLY=pe-monolithic,pe-rollback,pe-split || rc=1
+  tier "PE 2018.1's layout on Puppet 5 (legacy dialect; PuppetDB and PostgreSQL from the Puppet 8 pe root)" \
+    CERTWIZ_IT_PUPPET=5 CERTWIZ_IT_LAYOUT=pe CERTWIZ_IT_ONLY=pe-monolithic || rc=1
   return $rc
 }
 stage "integration tests in two lanes: A in $state_a (127.0.$net_a.0/24), B in $state_b (127.0.$net_b.0/24)"
