@@ -978,19 +978,29 @@ void plan_format(const struct plan *p, struct strbuf *out)
 	}
 }
 
-/* The step's own shared command (batch_run), the agents' names filled in where it says. */
-static char **batch_argv_filled(const struct plan *p, const size_t *steps, size_t n)
+/* Steps that may share one command: batch run steps of one template, on one host, each about
+ * another agent, with the same command shape (the same batch_run, or argvs of one length). */
+static bool one_batch(const struct plan *p, const size_t *steps, size_t n)
 {
 	const struct plan_step *first = &p->steps[steps[0]];
 	for (size_t k = 0; k < n; k++) {
 		const struct plan_step *s = &p->steps[steps[k]];
-		if (!s->batch || !s->batch_argv || !s->target || s->host != first->host ||
-		    strcmp(s->tmpl_id, first->tmpl_id) != 0 || !strv_eq(s->batch_argv, first->batch_argv))
-			return NULL;
+		if (!s->batch || s->kind != STEP_RUN || !s->target || s->host != first->host ||
+		    strcmp(s->tmpl_id, first->tmpl_id) != 0 ||
+		    (first->batch_argv ? !strv_eq(s->batch_argv, first->batch_argv)
+				       : strv_len(s->argv) != strv_len(first->argv)))
+			return false;
 		for (size_t k2 = 0; k2 < k; k2++)
 			if (strcmp(p->steps[steps[k2]].target, s->target) == 0)
-				return NULL; /* the same agent twice */
+				return false; /* the same agent twice */
 	}
+	return true;
+}
+
+/* The step's own shared command (batch_run), the agents' names filled in where it says. */
+static char **batch_argv_filled(const struct plan *p, const size_t *steps, size_t n)
+{
+	const struct plan_step *first = &p->steps[steps[0]];
 	/* Certnames are validated (letters, digits, '.', '-', '_'): as JSON strings they need no
 	 * escapes; anything else is refused rather than quoted. */
 	struct strbuf names;
@@ -1025,18 +1035,11 @@ char **plan_batch_argv(const struct plan *p, const size_t *steps, size_t n)
 	if (n == 0)
 		return NULL;
 	const struct plan_step *first = &p->steps[steps[0]];
+	if (!one_batch(p, steps, n))
+		return NULL;
 	if (first->batch_argv)
 		return batch_argv_filled(p, steps, n);
 	size_t len = strv_len(first->argv);
-	for (size_t k = 0; k < n; k++) {
-		const struct plan_step *s = &p->steps[steps[k]];
-		if (!s->batch || s->kind != STEP_RUN || !s->target || s->host != first->host ||
-		    strcmp(s->tmpl_id, first->tmpl_id) != 0 || strv_len(s->argv) != len)
-			return NULL;
-		for (size_t k2 = 0; k2 < k; k2++)
-			if (strcmp(p->steps[steps[k2]].target, s->target) == 0)
-				return NULL; /* the same agent twice */
-	}
 	/* Which elements name the agent: equal to the target in every step, and nothing else differs. */
 	bool *named = xcalloc(len ? len : 1, sizeof *named);
 	bool any = false, ok = true;
