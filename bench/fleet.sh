@@ -7,9 +7,14 @@
 #   2. a serial loop of the seed's commands over ssh, one agent after the other (what an
 #      operator would script: puppetserver ca clean, stop, rm -rf ssldir and catalog, puppet
 #      ssl submit_request, puppetserver ca sign, puppet ssl download_cert, puppet agent -t);
-#   3. certwiz run again with stragglers: agents each slowed once by STRAGGLE seconds (default
-#      30) at a different step: agent1 at its request, agent2 at its fetch, agent3 at its
-#      catalog run (sandbox/straggle, a wrapper around puppet in that host's namespace).
+#   3. certwiz run again with stragglers: five agents spread over the fleet (the first, the
+#      last and three between: agents 1, 13, 25, 37, 50 of 50) each slowed once by STRAGGLE
+#      seconds (default 30), each at a different step: its agent's stop, the deletion of its
+#      SSL directory, its request, its fetch, its catalog run (sandbox/straggle: a wrapper
+#      around that one command in that host's namespace only). With fewer than five agents,
+#      the first steps only.
+# FLEET_RUNS (default "certwiz serial stragglers") names the runs to make, e.g. FLEET_RUNS=certwiz
+# for certwiz's own figures at N = 200 without the hour the other two would take.
 # For each: wall time, the machine's busy CPU (from /proc/stat: every process on the machine,
 # other people's too) and busy CPU / cores, the bound of wall time on this machine; for
 # certwiz its own CPU and peak memory (the last line of certwiz run: getrusage of its own
@@ -26,7 +31,15 @@ state=${CERTWIZ_SANDBOX_DIR:-/var/lib/certwiz-sandbox}
 delay=${STRAGGLE:-30}
 export CERTWIZ_DATADIR=$top
 tmp=$(mktemp -d /tmp/certwiz-bench-fleet.XXXXXX)
-trap 'for h in agent1 agent2 agent3; do "$sb/straggle" "$h" --off >/dev/null 2>&1 || true; done; rm -rf "$tmp"' EXIT
+runs=${FLEET_RUNS:-certwiz serial stragglers}
+for r in $runs; do
+  case $r in certwiz|serial|stragglers) ;; *) echo "bench: FLEET_RUNS: '$r' is not certwiz, serial or stragglers" >&2; exit 2 ;; esac
+done
+nstrag=$((n < 5 ? n : 5))
+slow=()  # the stragglers' agent numbers, spread over 1..n
+for k in $(seq 0 $((nstrag - 1))); do slow+=($((nstrag > 1 ? 1 + k * (n - 1) / (nstrag - 1) : 1))); done
+unstraggle() { for i in "${slow[@]}"; do "$sb/straggle" "agent$i" --off >/dev/null 2>&1 || true; done; }
+trap 'unstraggle; rm -rf "$tmp"' EXIT
 on() { local host=$1; shift; "$sb/exec" "$host" -- "$@"; }
 cores=$(nproc)
 hz=$(getconf CLK_TCK)
@@ -71,23 +84,33 @@ serial_loop() {
   done
 }
 
+# One straggler a step: the host's command and what in its arguments picks that step.
+straggle_at=(
+  "stop|$top/sandbox/service/puppet"   # agent-stop: the sandbox's service script
+  "$SB_SSLDIR|rm"                      # agent-delete-ssl: rm -rf -- SSLDIR
+  "submit_request|puppet"              # agent-request
+  "download_cert|puppet"               # agent-fetch
+  "agent --test|puppet"                # agent-run
+)
 stragglers() {
-  "$sb/straggle" agent1 submit_request "$delay"
-  [ "$n" -ge 2 ] && "$sb/straggle" agent2 download_cert "$delay"
-  [ "$n" -ge 3 ] && "$sb/straggle" agent3 "agent --test" "$delay"
+  local k
+  for k in "${!slow[@]}"; do
+    echo "straggler: agent${slow[k]} at '${straggle_at[k]%%|*}' (${straggle_at[k]#*|})"
+    "$sb/straggle" "agent${slow[k]}" "${straggle_at[k]%%|*}" "$delay" "${straggle_at[k]#*|}"
+  done
   run_certwiz stragglers
 }
 
-echo "bench: N=$n, $cores cores, straggler delay $delay s ($(date -u +%FT%TZ))"
-"$sb/reset" >/dev/null
-measure "certwiz run" run_certwiz plain
-cat "$tmp/time-plain"
-"$sb/reset" >/dev/null
-measure "serial ssh loop" serial_loop
-"$sb/reset" >/dev/null
-measure "certwiz, 3 stragglers" stragglers
-cat "$tmp/time-stragglers"
-for h in agent1 agent2 agent3; do "$sb/straggle" "$h" --off >/dev/null 2>&1 || true; done
+echo "bench: N=$n, $cores cores, runs: $runs, straggler delay $delay s ($(date -u +%FT%TZ))"
+slog="certwiz, $nstrag stragglers"
+for r in $runs; do
+  "$sb/reset" >/dev/null
+  case $r in
+    certwiz) measure "certwiz run" run_certwiz plain; cat "$tmp/time-plain" ;;
+    serial) measure "serial ssh loop" serial_loop ;;
+    stragglers) measure "$slog" stragglers; cat "$tmp/time-stragglers"; unstraggle ;;
+  esac
+done
 # how the CA's side went: its shared calls, from the last run's journal
 rundir=$(ls -td "$state"/certwiz/runs/*-agent | sed -n 1p)
 python3 - "$rundir/journal.jsonl" <<'PY'
@@ -99,8 +122,11 @@ for e in ev:
         calls.setdefault(e["value"], 0)
         calls[e["value"]] += 1
 sizes = sorted(calls.values(), reverse=True)
-print(f"stragglers run: {len(sizes)} shared CA calls, agents per call {sizes}")
+print(f"last run: {len(sizes)} shared CA calls, agents per call {sizes}")
 PY
-grep -h "certwiz: run\|certwiz: its own CPU" "$tmp/certwiz run.log" "$tmp/certwiz, 3 stragglers.log" | sed 's/^/  /'
+logs=()
+for f in "$tmp/certwiz run.log" "$tmp/$slog.log"; do [ -f "$f" ] && logs+=("$f"); done
+[ ${#logs[@]} -gt 0 ] || exit 0
+grep -h "certwiz: run\|certwiz: its own CPU" "${logs[@]}" | sed 's/^/  /'
 awk -v n="$n" '/^certwiz: its own CPU/ { sub(/ s,.*/, "", $5); printf "certwiz own CPU per agent: %.3f s (%s)\n", $5 / n, FILENAME }' \
-  "$tmp/certwiz run.log" "$tmp/certwiz, 3 stragglers.log"
+  "${logs[@]}"
