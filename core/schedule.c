@@ -14,6 +14,12 @@ enum st { S_WAIT, S_READY, S_RUNNING, S_SETTLED };
 
 #define NO_STEP SIZE_MAX
 
+/* A ready position and its agent's progress, as dispatch sorts them. */
+struct ready_pos {
+	size_t progress;        /* settled positions of its agent; SIZE_MAX for a barrier */
+	size_t k;
+};
+
 struct job {
 	struct sched *S;
 	size_t *ks;             /* positions in the schedule (not plan indices) */
@@ -34,10 +40,12 @@ struct sched {
 	size_t *prev;           /* per position: the previous position of the same agent */
 	size_t *bar;            /* per position: the last barrier before it */
 	enum st *state;
+	struct ready_pos *ready; /* dispatch's scratch: the ready positions in the order they go */
 	long *ready_at;         /* ms, when it became ready */
 	bool *host_busy;        /* per host */
 	bool *unit_failed;      /* per host: one of its steps failed here */
 	size_t *last_of_unit;   /* per host: its last position in the schedule */
+	size_t *progress;       /* per host: how many of its positions are settled */
 	size_t first_open;      /* every position before it is settled */
 	int running;
 	pthread_mutex_t mu;
@@ -112,6 +120,13 @@ static void link_steps(struct sched *S)
 static bool settled(const struct sched *S, size_t k)
 {
 	return k == NO_STEP || S->state[k] == S_SETTLED;
+}
+
+static void settle(struct sched *S, size_t k)
+{
+	S->state[k] = S_SETTLED;
+	if (S->unit[k] != NO_STEP)
+		S->progress[S->unit[k]]++;
 }
 
 /* Whether position k may start: its agent's previous step and the barrier before it are
@@ -203,6 +218,20 @@ static bool nobody_coming(const struct sched *S, size_t k)
 	return true;
 }
 
+/* The order in which ready steps get a free slot: a barrier first (it is ready only when
+ * everything before it is settled), then the agent furthest along, then plan order. An agent
+ * on its way thus finishes before agents that have not started take its slot: a fleet's
+ * agents come back one after another instead of all together at the end, so fewer are
+ * without a certificate at any time (and when a run stops, fewer are left half done), and a
+ * slow agent delays only itself. */
+static int by_progress(const void *a, const void *b)
+{
+	const struct ready_pos *x = a, *y = b;
+	if (x->progress != y->progress)
+		return x->progress > y->progress ? -1 : 1;
+	return x->k < y->k ? -1 : x->k > y->k;
+}
+
 /* Start what can start. *wake_at: the earliest time a waiting batch may go (0: none). */
 static void dispatch(struct sched *S, int slots, long *wake_at)
 {
@@ -211,12 +240,19 @@ static void dispatch(struct sched *S, int slots, long *wake_at)
 	long window = S->o->window_ms >= 0 ? S->o->window_ms : SCHED_WINDOW_MS;
 	long now = now_ms();
 	*wake_at = 0;
+	size_t nready = 0;
+	for (size_t k = S->first_open; k < S->n; k++)
+		if (S->state[k] == S_READY)
+			S->ready[nready++] = (struct ready_pos){
+				S->unit[k] == NO_STEP ? SIZE_MAX : S->progress[S->unit[k]], k};
+	qsort(S->ready, nready, sizeof *S->ready, by_progress);
 	size_t *group = xcalloc(cap, sizeof *group);
 	const char **seen = NULL; /* batch templates looked at in this pass */
 	size_t nseen = 0;
-	for (size_t k = S->first_open; k < S->n && S->running < slots; k++) {
+	for (size_t r = 0; r < nready && S->running < slots; r++) {
+		size_t k = S->ready[r].k;
 		if (S->state[k] != S_READY)
-			continue;
+			continue; /* went into a shared call already */
 		const struct plan_step *s = &p->steps[S->steps[k]];
 		if (S->host_busy[s->host])
 			continue;
@@ -233,7 +269,7 @@ static void dispatch(struct sched *S, int slots, long *wake_at)
 		seen[nseen++] = s->tmpl_id;
 		size_t ng = 0;
 		long oldest = S->ready_at[k];
-		for (size_t m = k; m < S->n && ng < cap; m++) {
+		for (size_t m = S->first_open; m < S->n && ng < cap; m++) {
 			const struct plan_step *t = &p->steps[S->steps[m]];
 			if (S->state[m] == S_READY && t->host == s->host && strcmp(t->tmpl_id, s->tmpl_id) == 0) {
 				group[ng++] = m;
@@ -266,7 +302,7 @@ static bool promote(struct sched *S)
 			if (v == SCHED_STOP)
 				return false;
 			if (v == SCHED_SETTLED) {
-				S->state[k] = S_SETTLED;
+				settle(S, k);
 				again = true; /* its followers may be free now */
 				if (S->unit[k] != NO_STEP && S->last_of_unit[S->unit[k]] == k)
 					tell(S, k, HOST_DONE, "done");
@@ -287,7 +323,7 @@ static bool finish_job(struct sched *S, struct job *j)
 	S->running--;
 	for (size_t i = 0; i < j->n; i++) {
 		size_t k = j->ks[i];
-		S->state[k] = S_SETTLED;
+		settle(S, k);
 		if (j->sts[i] && S->unit[k] != NO_STEP)
 			S->unit_failed[S->unit[k]] = true;
 		if (S->o->after && !S->o->after(S->o->ctx, S->steps[k], j->sts[i], &j->errs[i]))
@@ -316,10 +352,12 @@ cw_status sched_run(struct exec *ex, const struct plan *p, const size_t *steps, 
 	S.prev = xcalloc(nn, sizeof *S.prev);
 	S.bar = xcalloc(nn, sizeof *S.bar);
 	S.state = xcalloc(nn, sizeof *S.state);
+	S.ready = xcalloc(nn, sizeof *S.ready);
 	S.ready_at = xcalloc(nn, sizeof *S.ready_at);
 	S.host_busy = xcalloc(nh, sizeof *S.host_busy);
 	S.unit_failed = xcalloc(nh, sizeof *S.unit_failed);
 	S.last_of_unit = xcalloc(nh, sizeof *S.last_of_unit);
+	S.progress = xcalloc(nh, sizeof *S.progress);
 	pthread_mutex_init(&S.mu, NULL);
 	pthread_cond_init(&S.cv, NULL);
 	link_steps(&S);
@@ -378,10 +416,12 @@ cw_status sched_run(struct exec *ex, const struct plan *p, const size_t *steps, 
 	free(S.prev);
 	free(S.bar);
 	free(S.state);
+	free(S.ready);
 	free(S.ready_at);
 	free(S.host_busy);
 	free(S.unit_failed);
 	free(S.last_of_unit);
+	free(S.progress);
 	pthread_mutex_destroy(&S.mu);
 	pthread_cond_destroy(&S.cv);
 	if (stop)

@@ -31,6 +31,8 @@ struct fake {
 	cw_status *result;       /* per step */
 	size_t **calls; size_t *call_n; size_t ncalls; /* batch calls: the steps of each */
 	char **order;            /* step ids as they started */
+	const char *first_tmpl, *last_tmpl; /* an agent is in flight from the one's start to the other's end */
+	int in_flight, max_in_flight;
 	/* hooks */
 	size_t stop_after;       /* after() returns false for this step */
 	size_t nafter;
@@ -126,6 +128,9 @@ static void job(struct fake *f, const size_t *steps, size_t n, cw_status *sts)
 	if (++f->running > f->max_running)
 		f->max_running = f->running;
 	for (size_t k = 0; k < n; k++) {
+		if (f->first_tmpl && strcmp(f->p.steps[steps[k]].tmpl_id, f->first_tmpl) == 0 &&
+		    ++f->in_flight > f->max_in_flight)
+			f->max_in_flight = f->in_flight;
 		f->start_ms[steps[k]] = ms_now() - f->t0;
 		strv_push(&f->order, f->p.steps[steps[k]].id);
 		if (f->delay_ms[steps[k]] > delay)
@@ -137,6 +142,8 @@ static void job(struct fake *f, const size_t *steps, size_t n, cw_status *sts)
 	f->running--;
 	f->host_running[host]--;
 	for (size_t k = 0; k < n; k++) {
+		if (f->last_tmpl && strcmp(f->p.steps[steps[k]].tmpl_id, f->last_tmpl) == 0)
+			f->in_flight--;
 		f->end_ms[steps[k]] = ms_now() - f->t0;
 		sts[k] = f->result[steps[k]];
 	}
@@ -304,16 +311,45 @@ static void test_cap_parallel_and_hosts(void **state)
 	fake_done(&f);
 }
 
-/* One job at a time runs the plan in waves' order: nothing is out of the plan's order for an
- * agent, and no agent's step runs before the barrier before it. */
-static void test_parallel_one_keeps_plan_order_per_agent(void **state)
+/* One job at a time: the agent on its way goes first, so the plan runs agent after agent
+ * (each agent's steps in plan order, every barrier where the plan has it), not step by step
+ * over every agent as waves would. */
+static void test_parallel_one_runs_agent_after_agent(void **state)
 {
 	struct fake f;
 	fake_init(&f, 3, agent_proc, NT);
 	assert_int_equal(run(&f, 1, 0, 0), CW_OK);
 	assert_int_equal(f.max_running, 1);
-	assert_string_equal(f.order[0], "backup-ca");
-	assert_string_equal(f.order[strv_len(f.order) - 1], "report");
+	const char *want[] = {"backup-ca",
+			      "backup@a1.test", "clean@a1.test", "request@a1.test", "sign@a1.test", "fetch@a1.test", "run@a1.test",
+			      "backup@a2.test", "clean@a2.test", "request@a2.test", "sign@a2.test", "fetch@a2.test", "run@a2.test",
+			      "backup@a3.test", "clean@a3.test", "request@a3.test", "sign@a3.test", "fetch@a3.test", "run@a3.test",
+			      "report"};
+	assert_int_equal(strv_len(f.order), sizeof want / sizeof want[0]);
+	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+		assert_string_equal(f.order[i], want[i]);
+	fake_done(&f);
+}
+
+/* More agents than slots: a free slot goes to the agent furthest along, so an agent is begun
+ * only when one on its way has finished: never more agents between their first step and
+ * their last than there are slots (waves, or plan order, would have begun all nine before any
+ * had its second step). Agent steps only, so no CA call decides the order by its timing. */
+static void test_agents_on_their_way_finish_first(void **state)
+{
+	static const struct tmpl agent_side[] = {
+		{"backup-ca", false, false, false}, {"stop", true, false, false}, {"request", true, false, false},
+		{"run", true, false, false},        {"report", false, false, false},
+	};
+	struct fake f;
+	fake_init(&f, 9, agent_side, sizeof agent_side / sizeof agent_side[0]);
+	f.first_tmpl = "stop";
+	f.last_tmpl = "run";
+	assert_int_equal(run(&f, 3, 0, 0), CW_OK);
+	assert_int_equal(f.nafter, f.p.nsteps);
+	assert_int_equal(f.max_in_flight, 3);
+	assert_false(f.host_overlap);
+	assert_true(f.start_ms[step_of(&f, "stop@a9.test")] >= f.end_ms[step_of(&f, "run@a1.test")]);
 	fake_done(&f);
 }
 
@@ -432,7 +468,8 @@ int main(void)
 		cmocka_unit_test(test_batch_gathers_ready_agents),
 		cmocka_unit_test(test_window_waits_for_late_agent),
 		cmocka_unit_test(test_cap_parallel_and_hosts),
-		cmocka_unit_test(test_parallel_one_keeps_plan_order_per_agent),
+		cmocka_unit_test(test_parallel_one_runs_agent_after_agent),
+		cmocka_unit_test(test_agents_on_their_way_finish_first),
 		cmocka_unit_test(test_stop_starts_nothing_more),
 		cmocka_unit_test(test_failed_agent_does_not_stop_others),
 		cmocka_unit_test(test_cancel_starts_no_ready_step),
