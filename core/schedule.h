@@ -3,7 +3,9 @@
  * no agent's (the CA's backup, a service of the server) waits for every step before it and
  * holds every step after it. The CA's per-agent batch steps of one template (puppetserver ca
  * clean/sign) gather the agents that are ready into shared commands: a short collection
- * window, a cap per command. At most `parallel` jobs run at once, never two on one host.
+ * window, a cap per command. At most `parallel` jobs run at once, never two on one host;
+ * when more steps are ready than there are free places, the agent furthest along goes first
+ * (then plan order), so agents on their way are finished before new ones are begun.
  *
  * The driver (batch mode, the wizard's fleet row) decides what each step means for the run
  * through two hooks called on the thread of sched_run; the work itself runs on worker threads
