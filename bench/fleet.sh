@@ -122,7 +122,7 @@ for e in ev:
         calls.setdefault(e["value"], 0)
         calls[e["value"]] += 1
 sizes = sorted(calls.values(), reverse=True)
-print(f"last run: {len(sizes)} shared CA calls, agents per call {sizes}")
+print(f"the last certwiz run: {len(sizes)} shared CA calls, agents per call {sizes}")
 PY
 logs=()
 for f in "$tmp/certwiz run.log" "$tmp/$slog.log"; do [ -f "$f" ] && logs+=("$f"); done
